@@ -1,0 +1,62 @@
+"""Emotion -> class mappings for every protocol the papers use.
+
+Fine emotions are stored lower-case in the manifest (``emotion`` column) exactly as the dataset
+labels them (``happiness``, ``repression``, ``anger`` ...). A *protocol* decides which fine
+emotions are kept and which class index each one gets; rows whose emotion a protocol does not map
+are dropped by ``select_protocol`` and *counted* in the returned report, never silently.
+"""
+from __future__ import annotations
+
+THREE_CLASSES = ("negative", "positive", "surprise")
+"""MEGC 2019 order: 0 negative, 1 positive, 2 surprise (every public repo uses it)."""
+
+# Negative = Repression, Anger, Contempt, Disgust, Fear, Sadness (MEGC 2019 guideline).
+NEGATIVE_EMOTIONS = frozenset(
+    {"repression", "anger", "contempt", "disgust", "fear", "sadness", "sad", "negative"}
+)
+POSITIVE_EMOTIONS = frozenset({"happiness", "happy", "positive"})
+SURPRISE_EMOTIONS = frozenset({"surprise"})
+
+CASME2_5CLASSES = ("others", "disgust", "happiness", "repression", "surprise")
+"""CASME II 5-class protocol (paper 003): fear and sadness are dropped."""
+
+
+def three_class(emotion: str) -> int | None:
+    """Class index of a fine emotion under the MEGC 3-class mapping, or None if it is dropped."""
+    e = str(emotion).strip().lower()
+    if e in NEGATIVE_EMOTIONS:
+        return 0
+    if e in POSITIVE_EMOTIONS:
+        return 1
+    if e in SURPRISE_EMOTIONS:
+        return 2
+    return None
+
+
+def casme2_five_class(emotion: str) -> int | None:
+    e = str(emotion).strip().lower()
+    return CASME2_5CLASSES.index(e) if e in CASME2_5CLASSES else None
+
+
+PROTOCOL_CLASSES = {
+    "megc2019": THREE_CLASSES,
+    "three-class": THREE_CLASSES,
+    "casme2-5class": CASME2_5CLASSES,
+}
+PROTOCOL_MAPPERS = {
+    "megc2019": three_class,
+    "three-class": three_class,
+    "casme2-5class": casme2_five_class,
+}
+
+
+def classes_for(protocol: str, emotions=()) -> tuple[str, ...]:
+    """Class names of a protocol; ``all`` keeps every fine emotion, sorted."""
+    if protocol == "all":
+        return tuple(sorted({str(e).strip().lower() for e in emotions}))
+    try:
+        return PROTOCOL_CLASSES[protocol]
+    except KeyError:
+        raise ValueError(
+            f"unknown protocol {protocol!r}; expected one of {sorted(PROTOCOL_CLASSES) + ['all']}"
+        ) from None

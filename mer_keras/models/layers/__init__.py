@@ -1,0 +1,1 @@
+"""models/layers stage of mer-keras."""

@@ -1,0 +1,4 @@
+"""Installs mer-keras; the metadata lives in setup.cfg."""
+from setuptools import setup
+
+setup()
