@@ -7,6 +7,7 @@ problem with its row, clip and file; nothing is dropped silently.
 """
 from __future__ import annotations
 
+import numbers
 import os
 import re
 from dataclasses import dataclass
@@ -63,8 +64,11 @@ class Problem:
     message: str
 
     def __str__(self):
-        where = f"row {self.row}" + (f" ({self.clip})" if self.clip else "")
-        return f"{where}: {self.message}" + (f" [{self.file}]" if self.file else "")
+        # An integer row is a table row; other locators ("line 12") print as given; "-" means none.
+        row = "" if self.row in (None, "", "-") else (
+            f"row {self.row}" if isinstance(self.row, numbers.Integral) else str(self.row))
+        where = " ".join(w for w in (row, f"({self.clip})" if row and self.clip else self.clip) if w)
+        return f"{where or '-'}: {self.message}" + (f" [{self.file}]" if self.file else "")
 
 
 def frame_number(name: str) -> int:

@@ -1,0 +1,103 @@
+"""``mer-keras manifest``: a native dataset folder (or the MEGC 2019 trio) -> manifest CSV.
+
+Exit status: 0 written cleanly; 1 written with ``--keep-going`` but problems were reported;
+2 problems found and nothing written (the default) or an existing CSV failed ``--validate``.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "manifest",
+        help="read a dataset folder as shipped and write its validated manifest CSV",
+        description="Read a dataset's native folder (or the CASME II + SAMM + SMIC trio for the MEGC 2019 "
+        "composite) and write the manifest CSV: one row per clip, checked against the frames on disk. "
+        "Rows left out on purpose are counted per emotion; every problem is printed with its row and file.",
+    )
+    p.add_argument("dataset", nargs="?", help="dataset key (casme2, samm, smic-hs, smic-vis, smic-nir, mmew, ck+, "
+                   "oulu-casia, jaffe, mug, synthme, synthme-macro) or megc2019 for the composite")
+    p.add_argument("--root", help="the dataset's folder as shipped")
+    p.add_argument("--protocol", help="megc2019, casme2-5class, three-class or all (default: the dataset's)")
+    p.add_argument("--megc-gt", help="official MEGC 2019 combined_3class_gt.csv (selects the listed clips)")
+    p.add_argument("--casme2", help="CASME II root (composite)")
+    p.add_argument("--samm", help="SAMM root (composite)")
+    p.add_argument("--smic", help="SMIC root (composite; HS is used)")
+    p.add_argument("--sheet", help="annotation sheet, when the root holds several or none")
+    p.add_argument("--frames", help="folder holding the subject folders, when the root holds raw and cropped")
+    p.add_argument("--missing-apex", choices=("middle", "drop", "error"),
+                   help="CASME II/SAMM/MMEW rows whose apex is not a number (default middle)")
+    p.add_argument("--out", help="manifest CSV to write")
+    p.add_argument("--keep-going", action="store_true",
+                   help="write the valid rows even when some rows have problems (all are printed)")
+    p.add_argument("--validate", metavar="CSV", help="check an existing manifest CSV instead of reading a dataset")
+    p.add_argument("--check-frames", action="store_true", help="with --validate: also check every frame file")
+    p.set_defaults(func=run)
+
+
+def _reader_options(args) -> dict:
+    opts = {"sheet": args.sheet, "frames": args.frames, "missing_apex": args.missing_apex}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def run(args) -> int:
+    import pandas as pd
+
+    from .load import load_manifest
+    from .manifest import ManifestError, read_manifest, write_manifest
+    from .reading import skipped_table
+
+    if args.validate:
+        try:
+            df = read_manifest(args.validate, check_frames=args.check_frames)
+        except ManifestError as e:
+            print(f"{args.validate}: {e}", file=sys.stderr)
+            return 2
+        print(f"{args.validate}: {len(df)} rows, all valid")
+        print(pd.crosstab(df["dataset"], df["class_name"], margins=True, margins_name="total").to_string())
+        return 0
+    if not args.dataset or not args.out:
+        print("mer-keras manifest: give DATASET and --out (or --validate CSV)", file=sys.stderr)
+        return 2
+    on_error = "report" if args.keep_going else "raise"
+    try:
+        if args.dataset.lower() == "megc2019":
+            roots = {"casme2": args.casme2, "samm": args.samm, "smic": args.smic}
+            if args.root or not any(roots.values()):
+                print("mer-keras manifest megc2019: give --casme2/--samm/--smic roots (not --root)", file=sys.stderr)
+                return 2
+            if args.sheet or args.frames:
+                print("mer-keras manifest megc2019: --sheet/--frames name one dataset's files; point each root "
+                      "at a single release instead (or call megc2019.composite with casme2_sheet=...)",
+                      file=sys.stderr)
+                return 2
+            opts = {f"{prefix}_missing_apex": args.missing_apex for prefix in ("casme2", "samm")
+                    if args.missing_apex and roots[prefix]}
+            df = load_manifest("megc2019", megc_gt=args.megc_gt, on_error=on_error,
+                               **{k: v for k, v in roots.items() if v}, **opts)
+        else:
+            if not args.root:
+                print(f"mer-keras manifest {args.dataset}: give --root", file=sys.stderr)
+                return 2
+            df = load_manifest(args.dataset, args.root, protocol=args.protocol, megc_gt=args.megc_gt,
+                               on_error=on_error, **_reader_options(args))
+    except ManifestError as e:
+        print(f"nothing written: {e}", file=sys.stderr)
+        return 2
+    problems = df.attrs.get("problems", [])
+    skipped = skipped_table(df)
+    df.attrs.clear()
+    write_manifest(df, args.out)
+    print(f"wrote {args.out}: {len(df)} clips, {df['subject'].nunique()} subjects")
+    print(pd.crosstab(df["dataset"], df["class_name"], margins=True, margins_name="total").to_string())
+    if len(skipped):
+        print(f"left out {len(skipped)} clip(s):")
+        counts = skipped.groupby(["dataset", "reason", "emotion"]).size().rename("clips")
+        print(counts.to_string())
+    if problems:
+        print(f"{len(problems)} problem(s); those rows are not in {args.out}:", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    return 0

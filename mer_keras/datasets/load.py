@@ -1,0 +1,73 @@
+"""``load_manifest``: native dataset folder -> validated manifest under a protocol.
+
+Order of work: read (every sheet row checked against the frames on disk), validate every row read
+(whatever its emotion), apply the MEGC 2019 selection when asked, then the protocol's class mapping.
+Rows left out on purpose (emotion outside the protocol, neutral, unlabelled, not in the MEGC list)
+are listed in ``attrs["skipped"]`` with a reason; invalid rows are problems.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .manifest import ManifestError, select_protocol, validate
+from .reading import SKIPPED_COLUMNS, check_on_error
+from .registry import MEGC2019_DATASETS, get
+
+
+def load_manifest(dataset, root=None, protocol=None, megc_gt=None, on_error="raise", **kwargs) -> pd.DataFrame:
+    """Manifest DataFrame (``manifest.COLUMNS``) of one dataset under ``protocol``.
+
+    protocol: ``None`` uses the dataset's default (``megc2019`` for casme2, samm, smic-hs;
+    ``three-class`` for the others), or ``megc2019``, ``casme2-5class``, ``three-class``, ``all``.
+    megc_gt: the official ``combined_3class_gt.csv`` (path or ``megc2019.read_official_list``
+    result); without it ``megc2019`` uses the class mapping and the list's two CASME II omissions.
+    on_error: ``"raise"`` raises ``ManifestError`` listing every problem; ``"report"`` returns the
+    valid rows and keeps the problems in ``attrs["problems"]``. Either way ``attrs["skipped"]``
+    holds the rows left out on purpose, with their reason. ``kwargs`` go to the reader (e.g.
+    ``missing_apex=`` and ``frames=`` for CASME II). ``dataset="megc2019"`` builds the composite:
+    pass ``casme2=``, ``samm=``, ``smic=`` roots instead of ``root``.
+    """
+    check_on_error(on_error)
+    if str(dataset).lower() == "megc2019":
+        from .megc2019 import composite
+
+        if root is not None:
+            raise TypeError("the megc2019 composite takes casme2=, samm=, smic= roots, not root")
+        return composite(megc_gt=megc_gt, on_error=on_error, **kwargs)
+    if root is None:
+        raise TypeError(f"load_manifest({dataset!r}) needs the dataset's root folder")
+    spec = get(dataset)
+    protocol = protocol or spec.default_protocol
+    if protocol == "megc2019" and spec.key not in MEGC2019_DATASETS:
+        raise ValueError(f"protocol megc2019 applies to {MEGC2019_DATASETS} only, not {spec.key}; "
+                         "use three-class")
+    if megc_gt is not None and protocol != "megc2019":
+        raise ValueError("megc_gt is only used with protocol='megc2019'")
+    rows = spec.read(root, on_error="report", **kwargs) if spec.reports else spec.read(root, **kwargs)
+    problems = list(rows.attrs.get("problems", []))
+    skipped = list(rows.attrs.get("skipped", []))
+
+    everything, _ = select_protocol(rows, "all")
+    row_problems = validate(everything, check_frames=False, raise_on_error=False)
+    bad = {p.row for p in row_problems}
+    problems += row_problems
+    good = rows.reset_index(drop=True)
+    good = good.loc[~good.index.isin(list(bad))].reset_index(drop=True)
+
+    mapper = None
+    if protocol == "megc2019":
+        from .megc2019 import megc2019_class, select
+
+        good, megc_skipped, megc_problems = select(good, spec.key, megc_gt)
+        skipped += megc_skipped
+        problems += megc_problems
+        mapper = megc2019_class(spec.key)
+    kept, dropped = select_protocol(good, protocol, mapper=mapper)
+    if len(dropped):
+        dropped = dropped.assign(reason=f"emotion not in protocol {protocol}")
+        skipped += dropped[list(SKIPPED_COLUMNS)].to_dict("records")
+    if problems and on_error == "raise":
+        raise ManifestError(problems)
+    kept.attrs["problems"] = problems
+    kept.attrs["skipped"] = skipped
+    return kept

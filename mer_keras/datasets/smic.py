@@ -1,0 +1,82 @@
+"""SMIC (HS, VIS, NIR): ``<variant>/<subject>/micro/<class>/<clip>/`` frame folders, no sheet.
+
+Layout (raw or ``SMIC_all_cropped`` release; the variant folder may sit up to two folders deep)::
+
+    root/HS/s1/micro/negative/s1_ne_01/image042219.bmp     (or reg_image042219.bmp)
+    root/VIS/s1/micro/positive/s1_po_01/...
+    root/NIR/s1/micro/surprise/s1_sur_01/...
+
+The label is the class folder (negative, positive, surprise): never a sheet, because the SMIC-E
+sheets label ``s18_sur_03`` negative. A clip whose name code (``ne``/``po``/``sur``) disagrees
+with its folder is reported. Clips are already cut from onset to offset and carry no apex, so
+onset = first frame, offset = last frame and apex = the middle frame, marked
+``apex_source="middle"``. ``non_micro`` folders are not read.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from .manifest import frame_number
+from .reading import Reading, find_dir, middle_frame, subject_dirs
+
+VARIANTS = {"smic-hs": ("HS", 100.0), "smic-vis": ("VIS", 25.0), "smic-nir": ("NIR", 25.0)}
+"""Dataset key -> (variant folder, frame rate; HS 100 fps, VIS/NIR 25 fps per the SMIC paper)."""
+CLASSES = ("negative", "positive", "surprise")
+CLIP_CODES = {"ne": "negative", "po": "positive", "sur": "surprise", "su": "surprise"}
+SUBJECT = r"s\d+"
+
+
+def variant_root(root: Path, variant: str) -> Path:
+    """The ``HS``/``VIS``/``NIR`` folder under ``root``, or ``root`` itself when it holds ``s1``..."""
+    from .manifest import ManifestError, Problem
+
+    hits = find_dir(root, (variant,), max_depth=2)
+    if len(hits) == 1:
+        return hits[0]
+    if not hits and subject_dirs(root, SUBJECT):
+        return root
+    message = (f"no {variant} folder (nor s1-style subject folders) found up to 2 folders deep" if not hits
+               else f"several {variant} folders ({', '.join(map(str, hits))}); point root at one release")
+    raise ManifestError([Problem("-", "", str(root), message)])
+
+
+def read(root, dataset="smic-hs", fps=None, *, on_error="raise") -> pd.DataFrame:
+    """Rows (before any protocol) of one SMIC variant (``dataset`` = smic-hs, smic-vis, smic-nir)."""
+    if dataset not in VARIANTS:
+        raise ValueError(f"dataset must be one of {sorted(VARIANTS)}, got {dataset!r}")
+    variant, default_fps = VARIANTS[dataset]
+    base = variant_root(Path(root), variant)
+    reading = Reading(dataset, on_error)
+    subjects = subject_dirs(base, SUBJECT)
+    if not subjects:
+        reading.problem("-", "", base, "no subject folders like s1 found")
+    for subject_dir in subjects:
+        micro = subject_dir / "micro"
+        if not micro.is_dir():
+            reading.problem("-", subject_dir.name, micro, "subject has no micro folder")
+            continue
+        for class_dir in sorted(p for p in micro.iterdir() if p.is_dir()):
+            emotion = class_dir.name.lower()
+            if emotion not in CLASSES:
+                reading.problem("-", subject_dir.name, class_dir,
+                                f"unknown emotion folder {class_dir.name!r}; expected one of {CLASSES}")
+                continue
+            for clip_dir in sorted(p for p in class_dir.iterdir() if p.is_dir()):
+                name = f"{subject_dir.name}/{clip_dir.name}"
+                m = re.fullmatch(r"s\d+_([a-z]+)_\d+", clip_dir.name.lower())
+                if m and CLIP_CODES.get(m.group(1), emotion) != emotion:
+                    reading.problem("-", name, clip_dir, f"clip name says {CLIP_CODES[m.group(1)]} but "
+                                    f"it sits in the {emotion} folder")
+                    continue
+                files = reading.frames(clip_dir, "-", name)
+                if files is None:
+                    continue
+                onset, offset = frame_number(files[0]), frame_number(files[-1])
+                reading.add(subject=f"{dataset}/{subject_dir.name}", clip=clip_dir.name, emotion=emotion,
+                            onset=onset, apex=middle_frame(files, onset, offset), offset=offset,
+                            frames_dir=clip_dir, frame_files=files, apex_source="middle",
+                            fps=default_fps if fps is None else fps, source=str(clip_dir))
+    return reading.result()
