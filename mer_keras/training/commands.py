@@ -1,0 +1,122 @@
+"""CLI commands of the training stage: `reproduce`, `predict`, `experiments` and `demo`."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("reproduce", help="run a paper's pipeline (LOSO) and print its table")
+    p.add_argument("experiment", help="experiment name in experiments/ (see `mer-keras experiments`) or a .toml path")
+    p.add_argument("--data", default="synthme", help="'synthme' (generated on demand) or a manifest CSV")
+    p.add_argument("--out", help="run directory (default runs/<experiment>)")
+    p.add_argument("--cache", help="cache for SynthME corpora and prepared inputs (default <out>/../cache)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--variant", action="append", help="run only this variant (repeatable)")
+    p.add_argument("--macro-manifest", help="macro-expression manifest for transfer-learning experiments")
+    p.add_argument("--export", action="store_true", help="also train on all subjects and export weights + head")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value, e.g. --set finetune.epochs=3 (JSON values)")
+    p.set_defaults(func=_reproduce)
+
+    p = sub.add_parser("experiments", help="list the experiment configs")
+    p.set_defaults(func=_experiments)
+
+    p = sub.add_parser("predict", help="predict one clip (frame folder or video) with exported weights")
+    p.add_argument("clip")
+    p.add_argument("--weights", required=True, help="model.weights.h5 from `reproduce --export`")
+    p.add_argument("--head", help="head.joblib (SVM head); omit for the softmax head")
+    p.add_argument("--config", help="config.json of the export (default: beside the weights)")
+    p.add_argument("--onset", type=int, help="0-based onset frame position (default first)")
+    p.add_argument("--apex", type=int, help="0-based apex frame position (default middle, marked as such)")
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("demo", help="the paper-000 experiment on a default SynthME corpus, end to end")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_demo)
+
+
+def parse_overrides(items) -> dict:
+    """``["finetune.epochs=3", "head.kind=\"softmax\""]`` -> nested dict (values parsed as JSON if they can be)."""
+    out: dict = {}
+    for item in items:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise SystemExit(f"--set expects SECTION.KEY=VALUE, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _reproduce(args) -> int:
+    from .reproduce import print_table, reproduce
+
+    t = time.perf_counter()
+    res = reproduce(args.experiment, data=args.data, out=args.out, cache=args.cache, seed=args.seed,
+                    variants=args.variant, export=args.export, overrides=parse_overrides(args.set),
+                    macro_manifest=args.macro_manifest)
+    run_dir = Path(res["run_dir"])
+    print_table([run_dir])
+    print(f"\nwall time {time.perf_counter() - t:.0f}s; results, MEGC logs and figures in {run_dir}/")
+    return 0
+
+
+def _experiments(args) -> int:
+    from .config import list_experiments, load_experiment
+
+    for name in list_experiments():
+        cfg = load_experiment(name)
+        print(f"{name:32s} {cfg.get('title', '')}")
+        for v in cfg["variants"]:
+            print(f"    {v['name']:36s} {v.get('label', '')}")
+    return 0
+
+
+def _predict(args) -> int:
+    from .predict import predict_clip
+
+    out = predict_clip(args.clip, args.weights, head=args.head, config=args.config, onset=args.onset,
+                       apex=args.apex)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _demo(args) -> int:
+    """SynthME summary, then the paper-000 main experiment with export, the table, and one prediction."""
+    from ..datasets import manifest as mf
+    from .reproduce import load_data, print_table, reproduce
+    from .config import load_experiment
+    from .predict import predict_clip
+
+    t = time.perf_counter()
+    out = Path(args.out)
+    cache = out.parent / "cache"
+    cfg = load_experiment("liu2022_shufflenet", synthme=True)
+    micro, _ = load_data(cfg, "synthme", cache, args.seed)
+    print("SynthME corpus: clips per subject and class")
+    print(mf.summary(micro).to_string())
+    reproduce("liu2022_shufflenet", data="synthme", out=out, cache=cache, seed=args.seed, export=True)
+    print()
+    print_table([out])
+    export = out / "export" / cfg["variants"][0]["name"]
+    row = micro.iloc[0]
+    pred = predict_clip(row["frames_dir"], export / "model.weights.h5", head=export / "head.joblib",
+                        onset=int(row["onset_idx"]), apex=int(row["apex_idx"]))
+    print(f"\nexample: `mer-keras predict {row['frames_dir']} --weights {export / 'model.weights.h5'} "
+          f"--head {export / 'head.joblib'} --onset {row['onset_idx']} --apex {row['apex_idx']}`")
+    print(f"  true class {row['class_name']}, predicted {pred['predicted']}, "
+          f"stage times {', '.join(f'{k} {v * 1000:.0f} ms' for k, v in pred['times'].items())}")
+    print(f"\ndemo wall time {time.perf_counter() - t:.0f}s. Written to {out}/: results.json, megc_log.txt, "
+          "confusion_*.png, curves_*.png, folds/, export/")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,109 @@
+"""Fitting a Keras classifier on one training fold: balanced batches, optimiser from the config.
+
+Everything here sees only the arrays it is given (the training fold); there is no validation split on the
+held-out subject, and the learning-rate schedule watches the *training* loss.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class BalancedBatches:
+    """Class-balanced batches (paper 000: "the same number of samples from each category").
+
+    Each epoch draws, for every class, as many indices as the largest class has (minority classes are
+    resampled with replacement), shuffles them and cuts batches. ``augment(x_batch, rng)`` is applied per
+    batch when given.
+    """
+
+    def __init__(self, x, y, batch_size, num_classes, *, balanced=True, augment=None, seed=0):
+        import keras
+
+        self._dataset = None
+        self.x, self.y = x, np.asarray(y)
+        self.batch_size = int(batch_size)
+        self.num_classes = int(num_classes)
+        self.balanced = balanced
+        self.augment = augment
+        self.rng = np.random.default_rng(seed)
+        self.keras = keras
+        self.order = self._draw()
+
+    def _draw(self):
+        if not self.balanced:
+            return self.rng.permutation(len(self.y))
+        present = [np.flatnonzero(self.y == c) for c in range(self.num_classes)]
+        present = [p for p in present if len(p)]
+        per_class = max(len(p) for p in present)
+        idx = np.concatenate(
+            [p if len(p) == per_class else np.concatenate([p, self.rng.choice(p, per_class - len(p))])
+             for p in present]
+        )
+        return self.rng.permutation(idx)
+
+    def __len__(self):
+        return max(1, int(np.ceil(len(self.order) / self.batch_size)))
+
+    def batch(self, i):
+        sel = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        xb = self.x[sel]
+        if self.augment is not None:
+            xb = self.augment(xb, self.rng)
+        yb = self.keras.utils.to_categorical(self.y[sel], self.num_classes)
+        return xb.astype("float32"), yb.astype("float32")
+
+    def new_epoch(self):
+        self.order = self._draw()
+
+
+def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9):
+    import keras
+
+    name = name.lower()
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=momentum)
+    raise ValueError(f"unknown optimizer {name!r}; expected 'adam' or 'sgd'")
+
+
+def train_classifier(model, x, y, *, num_classes, epochs, batch_size, optimizer="adam", learning_rate=1e-3,
+                     momentum=0.9, balanced=True, augment=None, reduce_lr_on_plateau=False, callbacks=(),
+                     seed=0, epoch_end=None):
+    """Train ``model`` (softmax top) on (x, y); return the history as ``{metric: [per epoch]}``.
+
+    ``epoch_end(epoch, model)`` is called after every epoch (used by the leaky best-test-accuracy option,
+    which the caller must mark as such). Batches are fed with ``train_on_batch`` so the class-balanced
+    resampling is redrawn each epoch without a Python generator thread.
+    """
+    import keras
+
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate, momentum),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    batches = BalancedBatches(x, y, batch_size, num_classes, balanced=balanced, augment=augment, seed=seed)
+    history = {"loss": [], "accuracy": [], "learning_rate": []}
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3, min_lr=1e-5)
+    cbs = keras.callbacks.CallbackList(
+        list(callbacks) + ([plateau] if reduce_lr_on_plateau else []), model=model,
+        add_history=False, add_progbar=False)
+    cbs.on_train_begin()
+    for epoch in range(int(epochs)):
+        cbs.on_epoch_begin(epoch)
+        losses, accs, weights = [], [], []
+        for i in range(len(batches)):
+            xb, yb = batches.batch(i)
+            loss, acc = model.train_on_batch(xb, yb, return_dict=False)[:2]
+            losses.append(float(loss))
+            accs.append(float(acc))
+            weights.append(len(xb))
+        logs = {"loss": float(np.average(losses, weights=weights)),
+                "accuracy": float(np.average(accs, weights=weights))}
+        cbs.on_epoch_end(epoch, logs)
+        history["loss"].append(logs["loss"])
+        history["accuracy"].append(logs["accuracy"])
+        history["learning_rate"].append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+        if epoch_end is not None:
+            epoch_end(epoch, model)
+        batches.new_epoch()
+    cbs.on_train_end()
+    return history

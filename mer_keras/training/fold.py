@@ -1,0 +1,179 @@
+"""One LOSO fold of a variant: (pre-train) -> fine-tune -> head -> predictions for the held-out subject.
+
+``run_fold`` receives the training and test arrays separately and never passes a test label to any step
+that changes a weight, a scaler or a hyper-parameter. The one exception is the explicitly named, leaky
+``checkpoint = "best_test_accuracy"`` option (the papers' "keep the weights with the best accuracy"), which
+the results mark as leaky.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class FoldData:
+    """Arrays of one fold. ``x_pre_*`` feed the pre-training stage (may equal the fine-tuning input)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    groups_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_pre_train: np.ndarray | None = None
+    num_classes: int = 3
+
+
+@dataclass
+class FoldResult:
+    y_pred: np.ndarray
+    scores: np.ndarray
+    history: dict = field(default_factory=dict)
+    head_params: dict = field(default_factory=dict)
+    load_report: str = ""
+    timings: dict = field(default_factory=dict)
+    model: object = None
+    head: object = None
+
+
+def set_seed(seed: int) -> None:
+    """Same seed, same fold, same result: Python, NumPy and TensorFlow seeds plus deterministic TF ops."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(int(seed))
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except Exception:  # noqa: BLE001 - older TF builds without it stay merely seeded
+        pass
+
+
+def build_model(name, input_shape, num_classes, section, softmax=True):
+    """Build a registered network with the section's dropout / L2 when the builder takes them."""
+    import inspect
+
+    from ..models import build
+    from ..models.registry import builder_for
+
+    kwargs = {"input_shape": tuple(input_shape), "classes": int(num_classes), "include_top": True,
+              "classifier_activation": "softmax" if softmax else None}
+    params = inspect.signature(builder_for(name)).parameters
+    for key in ("dropout", "l2"):
+        if key in params and section.get(key) is not None:
+            kwargs[key] = section[key]
+    return build(name, **kwargs)
+
+
+def _augmenter(section):
+    """Per-batch training augmentation (training fold only): random flips and small shifts."""
+    from ..preprocessing.augment import random_shift_flip
+
+    max_shift = section.get("max_shift", 0)
+    if not section.get("random_flip", False) and not max_shift:
+        return None
+    return lambda xb, rng: random_shift_flip(xb, rng, max_shift=max_shift, flip=section.get("random_flip", False))
+
+
+def pretrain_on_fold(vcfg, data: FoldData, input_shape, seed, weights_path: Path):
+    """Paper 000's optical-flow pre-training on the fold's training subjects; weights saved as .h5."""
+    from .fit import train_classifier
+
+    pre = vcfg["pretrain"]
+    model = build_model(vcfg["model"], input_shape, data.num_classes, vcfg["finetune"])
+    x = data.x_pre_train if data.x_pre_train is not None else data.x_train
+    history = train_classifier(model, x, data.y_train, num_classes=data.num_classes, epochs=pre["epochs"],
+                               batch_size=pre["batch_size"], optimizer=pre["optimizer"],
+                               learning_rate=pre["learning_rate"], momentum=pre.get("momentum", 0.9),
+                               balanced=pre.get("balanced", True), seed=seed)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(str(weights_path))
+    return history
+
+
+def run_fold(vcfg, data: FoldData, *, seed=0, pretrained_weights: Path | None = None,
+             pretrain_path: Path | None = None) -> FoldResult:
+    """Train on the fold's training arrays, predict the held-out subject. See the module docstring."""
+    from ..models import embedding_model, load_pretrained
+    from ..preprocessing.augment import balance_by_flipping
+    from .embeddings import batched_outputs
+    from .fit import train_classifier
+    from .svm_head import fit_svm_head
+
+    timings = {}
+    set_seed(seed)
+    input_shape = data.x_train.shape[1:]
+    ft, head_cfg = vcfg["finetune"], vcfg["head"]
+    history = {}
+    report = ""
+    kind = vcfg["pretrain"]["kind"]
+    if kind == "flow":
+        t = time.perf_counter()
+        path = pretrain_path or Path("pretrain.weights.h5")
+        history["pretrain"] = pretrain_on_fold(vcfg, data, input_shape, seed, path)
+        pretrained_weights = path
+        timings["pretrain_s"] = time.perf_counter() - t
+    elif kind == "macro" and pretrained_weights is None:
+        raise ValueError("pretrain kind 'macro' needs the macro-expression weights (pretrained_weights)")
+    elif kind not in ("flow", "macro", "none"):
+        raise ValueError(f"unknown pretrain kind {kind!r}; expected 'flow', 'macro' or 'none'")
+
+    t = time.perf_counter()
+    set_seed(seed + 1)
+    model = build_model(vcfg["model"], input_shape, data.num_classes, ft)
+    if kind != "none":
+        report = str(load_pretrained(model, pretrained_weights))
+    x_fit, y_fit = data.x_train, data.y_train
+    if ft.get("flip_balance"):
+        x_fit, y_fit = balance_by_flipping(x_fit, y_fit, np.random.default_rng(seed))
+    callbacks = []
+    if ft.get("gradual_unfreezing"):
+        from ..models import GradualUnfreezing
+
+        callbacks.append(GradualUnfreezing(total_epochs=int(ft["epochs"])))
+    epoch_end = None
+    best = {"acc": -1.0, "weights": None}
+    if ft.get("checkpoint", "last") == "best_test_accuracy":
+        # LEAKY by construction (the papers' procedure): looks at the held-out subject after each epoch.
+        def epoch_end(epoch, m):
+            acc = float(np.mean(batched_outputs(m, data.x_test).argmax(1) == data.y_test))
+            if acc > best["acc"]:
+                best.update(acc=acc, weights=m.get_weights())
+    elif ft.get("checkpoint", "last") != "last":
+        raise ValueError(f"unknown checkpoint rule {ft['checkpoint']!r}; expected 'last' or 'best_test_accuracy'")
+    history["finetune"] = train_classifier(
+        model, x_fit, y_fit, num_classes=data.num_classes, epochs=ft["epochs"], batch_size=ft["batch_size"],
+        optimizer=ft["optimizer"], learning_rate=ft["learning_rate"], momentum=ft.get("momentum", 0.9),
+        balanced=ft.get("balanced", True), augment=_augmenter(ft),
+        reduce_lr_on_plateau=ft.get("reduce_lr_on_plateau", False), callbacks=callbacks, seed=seed,
+        epoch_end=epoch_end)
+    if best["weights"] is not None:
+        model.set_weights(best["weights"])
+    timings["finetune_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    head = None
+    head_params = {"kind": head_cfg["kind"]}
+    if head_cfg["kind"] == "svm":
+        embed = embedding_model(model)
+        f_train = batched_outputs(embed, data.x_train)
+        head = fit_svm_head(f_train, data.y_train, data.groups_train, kernels=head_cfg["kernels"],
+                            C=head_cfg["C"], inner_splits=head_cfg.get("inner_splits", 3), seed=seed)
+        head_params.update(head.best_params_)
+        timings["head_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        f_test = batched_outputs(embed, data.x_test)
+        y_pred = head.predict(f_test)
+        scores = head.decision_function(f_test)
+    elif head_cfg["kind"] == "softmax":
+        t = time.perf_counter()
+        scores = batched_outputs(model, data.x_test)
+        y_pred = scores.argmax(axis=1)
+    else:
+        raise ValueError(f"unknown head kind {head_cfg['kind']!r}; expected 'svm' or 'softmax'")
+    timings["predict_s"] = time.perf_counter() - t
+    timings["predict_ms_per_sample"] = 1000 * timings["predict_s"] / max(len(data.x_test), 1)
+    return FoldResult(y_pred=np.asarray(y_pred, dtype=int), scores=np.asarray(scores), history=history,
+                      head_params=head_params, load_report=report, timings=timings, model=model, head=head)

@@ -1,0 +1,268 @@
+"""`mer-keras reproduce`: a paper's whole pipeline, LOSO over subjects, resumable, with its table.
+
+Stages: data (SynthME generated on demand, or a manifest CSV) -> cached preprocessing -> per variant and per
+held-out subject: pre-training (optical flow per fold, or macro-expression once) -> fine-tuning -> SVM or
+softmax head -> predictions, written as soon as the fold ends. A rerun skips the finished folds.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import load_experiment, variant_config
+
+SYNTHME = "synthme"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def synthme_corpus(cache: Path, *, seed: int, subjects: int, clips_per_subject: int, macro=False,
+                   size: int | None = None) -> Path:
+    """Generate (once) and return a SynthME corpus under the cache, keyed by its arguments."""
+    from ..datasets import synthme
+
+    kind = "macro" if macro else "micro"
+    root = cache / f"synthme-{kind}-seed{seed}-n{subjects}-k{clips_per_subject}"
+    if not (root / "synthme.json").is_file():
+        log(f"generating SynthME ({kind}: {subjects} subjects x {clips_per_subject} clips, seed {seed}) in {root}")
+        kwargs = {"subjects": subjects, "clips_per_subject": clips_per_subject, "seed": seed, "macro": macro}
+        if size:
+            kwargs["size"] = size
+        synthme.generate(root, **kwargs)
+    return root
+
+
+def load_data(cfg, data: str, cache: Path, seed: int):
+    """Micro manifest (and the macro manifest when a variant pre-trains on macro-expressions)."""
+    from ..datasets import load_manifest, read_manifest
+
+    red = cfg.get("synthme_reductions", {})
+    needs_macro = any(variant_config(cfg, v)["pretrain"]["kind"] == "macro" for v in cfg["variants"])
+    macro = None
+    if data == SYNTHME:
+        root = synthme_corpus(cache, seed=seed, subjects=red.get("subjects", 12),
+                              clips_per_subject=red.get("clips_per_subject", 10))
+        micro = load_manifest("synthme", root, protocol="three-class")
+        if needs_macro:
+            mroot = synthme_corpus(cache, seed=seed, subjects=red.get("macro_subjects", 12),
+                                   clips_per_subject=red.get("macro_clips_per_subject", 6), macro=True)
+            macro = load_manifest("synthme-macro", mroot, protocol="three-class")
+    else:
+        micro = read_manifest(data, check_frames=True)
+        if needs_macro:
+            if not cfg.get("macro_manifest"):
+                raise ValueError("this experiment pre-trains on macro-expressions: pass --macro-manifest M.csv "
+                                 "(CK+ / Oulu-CASIA / JAFFE / MUG manifests, three-class)")
+            macro = read_manifest(cfg["macro_manifest"], check_frames=True)
+    return micro, macro
+
+
+def prepared(manifest, pre: dict, cache: Path, masks=None) -> np.ndarray:
+    """The representation of every row, from the preprocessing cache."""
+    from ..preprocessing import prepare
+
+    params = {k: v for k, v in pre.items() if k != "representation"}
+    if masks is not None:
+        params["masks"] = masks
+    params["masks"] = tuple(params.get("masks") or ())
+    return prepare(manifest, pre["representation"], cache / "prepared", **params).stack()
+
+
+def macro_pretrain(vcfg, macro, pre, cache: Path, run_dir: Path, seed: int, num_classes: int) -> Path:
+    """Paper 004's macro-expression training, once per model: no micro-expression subject is involved."""
+    from .fit import train_classifier
+    from .fold import build_model, set_seed
+
+    path = run_dir / "pretrain" / f"macro_{vcfg['model']}.weights.h5"
+    if path.is_file():
+        return path
+    t = time.perf_counter()
+    x = prepared(macro, pre, cache)
+    y = macro["label"].to_numpy()
+    set_seed(seed)
+    model = build_model(vcfg["model"], x.shape[1:], num_classes, vcfg["finetune"])
+    p = vcfg["pretrain"]
+    log(f"macro-expression pre-training of {vcfg['model']} on {len(x)} apex images ({p['epochs']} epochs)")
+    hist = train_classifier(model, x, y, num_classes=num_classes, epochs=p["epochs"], batch_size=p["batch_size"],
+                            optimizer=p["optimizer"], learning_rate=p["learning_rate"],
+                            momentum=p.get("momentum", 0.9), balanced=p.get("balanced", True), seed=seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(str(path))
+    from ..evaluation.results import atomic_write_json
+
+    atomic_write_json(path.with_suffix(".history.json"),
+                      {"history": hist, "seconds": time.perf_counter() - t, "n": int(len(x))})
+    return path
+
+
+def run_variant(cfg, vcfg, micro, x, x_pre, cache, run_dir, seed, macro=None, progress=True):
+    """All LOSO folds of one variant; finished folds are read back, not recomputed."""
+    from ..evaluation import FoldStore, loso_folds
+    from ..evaluation.results import atomic_write_json
+    from .fold import FoldData, run_fold
+
+    store = FoldStore(run_dir, vcfg["name"])
+    folds = loso_folds(micro)
+    num_classes = len(cfg["classes"])
+    y = micro["label"].to_numpy()
+    groups = micro["subject"].to_numpy()
+    macro_weights = None
+    if vcfg["pretrain"]["kind"] == "macro":
+        macro_weights = macro_pretrain(vcfg, macro, cfg["preprocess"], cache, run_dir, seed, num_classes)
+    t_variant = time.perf_counter()
+    done_now = 0
+    for k, (subject, tr, te) in enumerate(folds, 1):
+        if store.done(subject):
+            continue
+        t = time.perf_counter()
+        data = FoldData(x_train=x[tr], y_train=y[tr], groups_train=groups[tr], x_test=x[te], y_test=y[te],
+                        x_pre_train=None if x_pre is None else x_pre[tr], num_classes=num_classes)
+        res = run_fold(vcfg, data, seed=seed, pretrained_weights=macro_weights,
+                       pretrain_path=run_dir / "pretrain" / vcfg["name"] / f"{_safe(subject)}.weights.h5")
+        rows = micro.iloc[te][["dataset", "subject", "clip"]].copy()
+        rows["y_true"] = y[te]
+        rows["y_pred"] = res.y_pred
+        for c in range(res.scores.shape[1] if res.scores.ndim == 2 else 0):
+            rows[f"score_{c}"] = res.scores[:, c]
+        atomic_write_json(store.path_for(subject).with_suffix(".json"),
+                          {"history": res.history, "head": res.head_params, "timings": res.timings,
+                           "load_report": res.load_report})
+        store.save(subject, rows)
+        done_now += 1
+        if progress:
+            elapsed = time.perf_counter() - t_variant
+            left = sum(not store.done(s) for s, _, _ in folds)
+            eta = elapsed / done_now * left
+            log(f"[{vcfg['name']}] fold {k}/{len(folds)} {subject}: {int((res.y_pred == y[te]).sum())}/{len(te)} "
+                f"correct, {time.perf_counter() - t:.1f}s (eta {eta / 60:.1f} min)")
+    return store.load_all()
+
+
+def _safe(subject: str) -> str:
+    return subject.replace("/", "__")
+
+
+def _fold_details(run_dir: Path, variant: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((run_dir / "folds" / variant).glob("*.json"))]
+
+
+def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = None, cache: str | Path | None = None,
+              seed: int = 0, variants=None, export: bool = False, overrides=None, macro_manifest=None,
+              progress=True) -> dict:
+    """Run an experiment end to end; returns the results dict also written to ``out/results.json``."""
+    from ..evaluation import pooled_scores, write_megc_log
+    from ..evaluation.plots import plot_confusion_matrix, plot_training_curves
+    from ..evaluation.results import write_results_json
+
+    t0 = time.perf_counter()
+    cfg = load_experiment(experiment, synthme=(data == SYNTHME), overrides=overrides)
+    if macro_manifest:
+        cfg["macro_manifest"] = str(macro_manifest)
+    run_dir = Path(out or Path("runs") / cfg["name"])
+    cache = Path(cache or run_dir.parent / "cache")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    timings = {}
+
+    micro, macro = load_data(cfg, data, cache, seed)
+    cfg["classes"] = sorted(set(zip(micro["label"], micro["class_name"])))
+    cfg["classes"] = [name for _, name in cfg["classes"]]
+    t = time.perf_counter()
+    x = prepared(micro, cfg["preprocess"], cache)
+    pre_masks = {tuple(variant_config(cfg, v)["pretrain"].get("masks") or ()) for v in cfg["variants"]
+                 if variant_config(cfg, v)["pretrain"]["kind"] == "flow"
+                 and variant_config(cfg, v)["pretrain"].get("masks") is not None}
+    x_pre = {m: prepared(micro, cfg["preprocess"], cache, masks=list(m)) for m in pre_masks}
+    timings["prepare_s"] = time.perf_counter() - t
+    log(f"{len(micro)} clips, {micro['subject'].nunique()} subjects, input {x.shape[1:]}, "
+        f"classes {cfg['classes']} ({timings['prepare_s']:.1f}s preprocessing)")
+
+    chosen = [v for v in cfg["variants"] if not variants or v["name"] in variants]
+    if not chosen:
+        raise ValueError(f"no variant among {variants}; known: {[v['name'] for v in cfg['variants']]}")
+    results_variants = {}
+    predictions = {}
+    for v in chosen:
+        vcfg = variant_config(cfg, v)
+        t = time.perf_counter()
+        pm = vcfg["pretrain"].get("masks")
+        xp = x_pre.get(tuple(pm)) if vcfg["pretrain"]["kind"] == "flow" and pm is not None else None
+        preds = run_variant(cfg, vcfg, micro, x, xp, cache, run_dir, seed, macro=macro, progress=progress)
+        predictions[v["name"]] = preds
+        labels = list(range(len(cfg["classes"])))
+        scores = pooled_scores(preds, labels=labels)
+        details = _fold_details(run_dir, v["name"])
+        fold_t = [d["timings"] for d in details]
+        results_variants[v["name"]] = {
+            "label": vcfg["label"], "model": vcfg["model"], "published": vcfg["published"],
+            "leaky": vcfg["leaky"], "scores": scores,
+            "config": {k: vcfg[k] for k in ("pretrain", "finetune", "head")},
+            "timings": {"variant_s_this_run": time.perf_counter() - t,
+                        "predict_ms_per_sample": float(np.mean([f.get("predict_ms_per_sample", np.nan)
+                                                                for f in fold_t])) if fold_t else None},
+            "head_params": [d["head"] for d in details],
+        }
+        write_megc_log(preds, run_dir / f"megc_log_{v['name']}.txt")
+        plot_confusion_matrix(preds["y_true"], preds["y_pred"], cfg["classes"],
+                              run_dir / f"confusion_{v['name']}.png", title=f"{vcfg['label']} (pooled LOSO)")
+        curves = [d["history"].get("finetune", {}) for d in details]
+        if curves:
+            plot_training_curves(curves, run_dir / f"curves_{v['name']}.png")
+        if export:
+            export_model(vcfg, micro, x, x_pre, run_dir, seed, cfg)
+    main = chosen[0]["name"]
+    write_megc_log(predictions[main], run_dir / "megc_log.txt")
+    timings["total_s_this_run"] = time.perf_counter() - t0
+    clean_cfg = {k: v for k, v in cfg.items() if k != "variants"}
+    clean_cfg["data"] = data
+    clean_cfg["variants"] = [v["name"] for v in chosen]
+    write_results_json(run_dir, config=clean_cfg, scores=results_variants[main]["scores"],
+                       variants=results_variants, timings=timings, seeds={"seed": seed},
+                       extra={"experiment": cfg["name"], "paper": cfg.get("paper"), "dataset": data,
+                              "synthetic": data == SYNTHME, "n_clips": int(len(micro)),
+                              "n_subjects": int(micro["subject"].nunique())})
+    results = json.loads((run_dir / "results.json").read_text())
+    results["run_dir"] = str(run_dir)
+    return results
+
+
+def export_model(vcfg, micro, x, x_pre, run_dir: Path, seed: int, cfg) -> Path:
+    """Train the variant on *all* subjects (no test subject left) and save weights + head for `predict`."""
+    import joblib
+
+    from .fold import FoldData, run_fold
+
+    out = run_dir / "export" / vcfg["name"]
+    if (out / "config.json").is_file():  # written last: the export is complete
+        return out
+    y = micro["label"].to_numpy()
+    groups = micro["subject"].to_numpy()
+    data = FoldData(x_train=x, y_train=y, groups_train=groups, x_test=x[:1], y_test=y[:1],
+                    num_classes=len(cfg["classes"]))
+    log(f"[{vcfg['name']}] exporting a model trained on all {micro['subject'].nunique()} subjects")
+    res = run_fold(vcfg, data, seed=seed, pretrain_path=out / "pretrain.weights.h5",
+                   pretrained_weights=run_dir / "pretrain" / f"macro_{vcfg['model']}.weights.h5"
+                   if vcfg["pretrain"]["kind"] == "macro" else None)
+    out.mkdir(parents=True, exist_ok=True)
+    res.model.save_weights(str(out / "model.weights.h5"))
+    res.model.save(str(out / "model.keras"))
+    if res.head is not None:
+        joblib.dump(res.head, out / "head.joblib")
+    (out / "config.json").write_text(json.dumps(
+        {"model": vcfg["model"], "preprocess": cfg["preprocess"], "classes": cfg["classes"],
+         "head": vcfg["head"]["kind"], "input_shape": list(x.shape[1:])}, indent=2))
+    return out
+
+
+def print_table(run_dirs) -> str:
+    from ..evaluation.report import format_table, results_table
+
+    text = format_table(results_table([str(r) for r in run_dirs]))
+    print(text)
+    return text
+

@@ -1,0 +1,104 @@
+"""Nothing of the held-out subject may reach training: poison it and check no training artefact changes."""
+import numpy as np
+import pytest
+
+from mer_keras.training.config import load_experiment, variant_config
+from mer_keras.training.fold import FoldData, run_fold
+
+SIZE = 32
+
+
+def _fold_data(rng, poison=False, frames_too=True):
+    """Four training subjects and one test subject; class c shifts channel c, so the task is learnable."""
+    def make(n, subject):
+        y = np.arange(n) % 3
+        x = rng.normal(0, 0.3, (n, SIZE, SIZE, 3)).astype("float32")
+        x[np.arange(n), :, :, y] += 1.0
+        return x, y, np.array([subject] * n)
+
+    parts = [make(9, f"t/s{i}") for i in range(4)]
+    x_tr = np.concatenate([p[0] for p in parts])
+    y_tr = np.concatenate([p[1] for p in parts])
+    g_tr = np.concatenate([p[2] for p in parts])
+    x_te, y_te, _ = make(6, "t/held_out")
+    if poison:  # the held-out subject's labels and frames replaced by garbage
+        y_te = (y_te + 1) % 3
+        if frames_too:
+                x_te = np.random.default_rng(99).normal(5, 3, x_te.shape).astype("float32")
+    return FoldData(x_train=x_tr, y_train=y_tr, groups_train=g_tr, x_test=x_te, y_test=y_te, num_classes=3)
+
+
+def _vcfg(checkpoint="last", pretrain="flow", head="svm"):
+    cfg = load_experiment("liu2022_shufflenet", overrides={
+        "pretrain": {"kind": pretrain, "epochs": 1, "batch_size": 12},
+        "finetune": {"epochs": 2, "batch_size": 12, "checkpoint": checkpoint},
+        "head": {"kind": head, "C": [1.0], "kernels": ["linear"], "inner_splits": 2},
+    })
+    v = dict(cfg["variants"][0], model="shufflenet_v2")
+    return variant_config(cfg, v)
+
+
+def _artefacts(res, probe):
+    from mer_keras.models import embedding_model
+    from mer_keras.training.embeddings import batched_outputs
+
+    feats = batched_outputs(embedding_model(res.model), probe)
+    return {
+        "weights": [np.asarray(w) for w in res.model.get_weights()],
+        "head_params": {k: v for k, v in res.head_params.items()},
+        "head_decisions": res.head.decision_function(feats) if res.head is not None else None,
+    }
+
+
+def _same(a, b):
+    assert len(a["weights"]) == len(b["weights"])
+    for wa, wb in zip(a["weights"], b["weights"]):
+        np.testing.assert_array_equal(wa, wb)
+    assert a["head_params"] == b["head_params"]
+    if a["head_decisions"] is not None:
+        np.testing.assert_array_equal(a["head_decisions"], b["head_decisions"])
+
+
+@pytest.fixture(scope="module")
+def clean_and_poisoned(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("leak")
+    vcfg = _vcfg()
+    clean = run_fold(vcfg, _fold_data(np.random.default_rng(0)), seed=3, pretrain_path=tmp / "a.weights.h5")
+    poisoned = run_fold(vcfg, _fold_data(np.random.default_rng(0), poison=True), seed=3,
+                        pretrain_path=tmp / "b.weights.h5")
+    return clean, poisoned, tmp
+
+
+def test_poisoned_test_subject_changes_no_training_artefact(clean_and_poisoned):
+    clean, poisoned, tmp = clean_and_poisoned
+    probe = _fold_data(np.random.default_rng(0)).x_train[:8]
+    _same(_artefacts(clean, probe), _artefacts(poisoned, probe))
+    # the pre-training weights saved as .h5 are identical too
+    import h5py
+
+    with h5py.File(tmp / "a.weights.h5") as fa, h5py.File(tmp / "b.weights.h5") as fb:
+        names = []
+        fa.visit(names.append)
+        arrays = [n for n in names if isinstance(fa[n], h5py.Dataset)]
+        assert arrays
+        for n in arrays:
+            np.testing.assert_array_equal(fa[n][()], fb[n][()])
+
+
+def test_leaky_best_test_checkpoint_is_detected_by_the_same_check(tmp_path):
+    """The papers' 'best test accuracy' option does look at the test subject: the check must catch it."""
+    vcfg = _vcfg(checkpoint="best_test_accuracy", pretrain="none")
+    assert vcfg["leaky"] is True
+    probe = _fold_data(np.random.default_rng(0)).x_train[:8]
+    runs = []
+    for poison in (False, True):
+        # only the labels are poisoned: accuracy on the clean subject rises with training, on the
+        # poisoned one it falls, so the "best" epochs differ and so do the kept weights
+        data = _fold_data(np.random.default_rng(0), poison=poison, frames_too=False)
+        runs.append(_artefacts(run_fold(dict(vcfg, finetune=dict(vcfg["finetune"], epochs=4)), data, seed=3), probe))
+    with pytest.raises(AssertionError):
+        _same(*runs)
+
+
+def test_default_checkpoint_is_not_leaky():
+    assert _vcfg()["leaky"] is False
