@@ -1,0 +1,76 @@
+"""``build(name, **kwargs)``: one place that knows every builder, its paper role and its default input."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A registered builder: the callable, fixed keyword arguments, the paper's input size, a note."""
+
+    builder: str
+    defaults: dict
+    input_shape: tuple
+    description: str
+
+    def resolve(self):
+        from . import baselines, mobilevit, shufflenet_v2
+
+        module_name, attr = self.builder.split(".")
+        module = {"baselines": baselines, "mobilevit": mobilevit, "shufflenet_v2": shufflenet_v2}[module_name]
+        return getattr(module, attr)
+
+
+MODELS = {
+    "shufflenet_v2": ModelSpec("shufflenet_v2.ShuffleNetV2", {"scale": 1.0}, (224, 224, 3),
+                               "ShuffleNetV2 1.0x (paper 000 baseline)"),
+    "shufflenet_v2_cbam": ModelSpec("shufflenet_v2.ShuffleNetV2", {"scale": 1.0, "attention": "cbam"},
+                                    (224, 224, 3), "ShuffleNetV2 1.0x + CBAM after conv5 (paper 000)"),
+    "shufflenet_v2_ghost_vit": ModelSpec("shufflenet_v2.ShuffleNetV2", {"scale": 0.5, "attention": "ghost_vit"},
+                                         (224, 224, 3), "ShuffleNetV2 0.5x + Ghost-ViT after stage 4 (paper 000)"),
+    "mobilevit_xxs": ModelSpec("mobilevit.MobileViT", {"variant": "xxs"}, (256, 256, 3), "MobileViT-XXS"),
+    "mobilevit_xs": ModelSpec("mobilevit.MobileViT", {"variant": "xs"}, (256, 256, 3), "MobileViT-XS"),
+    "mobilevit_s": ModelSpec("mobilevit.MobileViT", {"variant": "s"}, (256, 256, 3), "MobileViT-S (paper 004)"),
+    "mobilenet_v2": ModelSpec("baselines.MobileNetV2", {}, (224, 224, 3), "keras.applications MobileNetV2"),
+    "resnet18": ModelSpec("baselines.ResNet18", {}, (224, 224, 3), "ResNet18 (torchvision layout)"),
+    "resnet50": ModelSpec("baselines.ResNet50", {}, (224, 224, 3), "keras.applications ResNet50"),
+    "vit_tiny": ModelSpec("baselines.ViTTiny", {}, (224, 224, 3), "DeiT-tiny-sized ViT (GAP head)"),
+}
+
+
+def list_models():
+    """Registered model names, in table order."""
+    return list(MODELS)
+
+
+def build(name, **kwargs):
+    """Build the registered model ``name``; ``kwargs`` override its defaults (any builder argument)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    spec = MODELS[name]
+    arguments = {"input_shape": spec.input_shape, **spec.defaults, **kwargs}
+    return spec.resolve()(**arguments)
+
+
+@functools.cache
+def describe(name, classes=3, with_flops=True):
+    """(trainable params, FLOPs or None, input shape) of ``name`` at its default input and ``classes``."""
+    from .flops import count_flops, count_params
+
+    model = build(name, classes=classes)
+    return count_params(model), (count_flops(model) if with_flops else None), MODELS[name].input_shape
+
+
+def models_table(names=None, classes=3, with_flops=True):
+    """A plain-text table: name, input, trainable parameters, GFLOPs, description."""
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    rows = [f"{'model':<24} {'input':<13} {'params':>12} {'GFLOPs':>8}  description"]
+    for name in names or list_models():
+        params, flops, shape = describe(name, classes, with_flops)
+        gflops = f"{flops / 1e9:8.3f}" if flops is not None else f"{'-':>8}"
+        rows.append(f"{name:<24} {'x'.join(map(str, shape)):<13} {params:>12,} {gflops}  {MODELS[name].description}")
+    rows.append(f"(trainable parameters with a {classes}-class head; FLOPs = 2 x multiply-adds at batch 1)")
+    return "\n".join(rows)

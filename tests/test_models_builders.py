@@ -1,0 +1,109 @@
+"""Builders: published parameter counts, output shapes at the papers' sizes, small inputs, clear errors."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from mer_keras.models import MobileViT, ShuffleNetV2, build, count_params, list_models
+
+CONTRACT_NAMES = ["shufflenet_v2", "shufflenet_v2_cbam", "shufflenet_v2_ghost_vit", "mobilevit_xxs",
+                  "mobilevit_xs", "mobilevit_s", "mobilenet_v2", "resnet18", "resnet50", "vit_tiny"]
+
+
+@pytest.mark.parametrize("scale, expected", [(0.5, 1_366_792), (1.0, 2_278_604), (1.5, 3_503_624)])
+def test_shufflenet_v2_matches_torchvision_parameter_counts(scale, expected):
+    count = count_params(ShuffleNetV2(scale=scale, classes=1000))
+    assert abs(count - expected) / expected < 0.01
+    assert count == expected  # bias-free convs + BN, as torchvision: exact
+
+
+@pytest.mark.parametrize("variant, published", [("xxs", 1.3e6), ("xs", 2.3e6), ("s", 5.6e6)])
+def test_mobilevit_matches_published_parameter_counts(variant, published):
+    assert abs(count_params(MobileViT(variant, classes=1000)) - published) / published < 0.03
+
+
+@pytest.mark.parametrize("name, expected, tolerance", [
+    ("resnet18", 11_689_512, 0.0),     # torchvision resnet18
+    ("mobilenet_v2", 3_504_872, 0.0),  # keras.applications MobileNetV2 trainable weights
+    ("vit_tiny", 5_717_416, 0.001),    # DeiT-tiny (ours has no class token: 384 fewer)
+])
+def test_baselines_parameter_counts(name, expected, tolerance):
+    count = count_params(build(name, classes=1000))
+    assert abs(count - expected) <= tolerance * expected
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v2_cbam", "shufflenet_v2_ghost_vit"])
+def test_paper_000_variants_are_near_its_1_53_million_parameters(name):
+    count = count_params(build(name, classes=3))
+    assert abs(count - 1.53e6) / 1.53e6 < 0.01
+    assert count > count_params(build("shufflenet_v2", classes=3, scale=0.5))
+
+
+def test_registry_has_every_contract_name():
+    assert set(CONTRACT_NAMES) <= set(list_models())
+    with pytest.raises(ValueError, match="unknown model"):
+        build("shufflenet_v3")
+
+
+@pytest.mark.parametrize("name", CONTRACT_NAMES)
+def test_each_builder_at_its_paper_input_has_the_contract_top(name):
+    model = build(name, classes=3, dropout=0.5)
+    assert model.output_shape == (None, 3)
+    assert [layer.name for layer in model.layers[-3:]] == ["avg_pool", "top_dropout", "predictions"]
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v2_ghost_vit", "mobilevit_xxs", "vit_tiny"])
+def test_headless_builders_pool_like_the_top(name):
+    model = build(name, include_top=False, pooling="avg", input_shape=(64, 64, 3))
+    assert model.output_shape == (None, build(name, input_shape=(64, 64, 3)).get_layer("avg_pool").output.shape[-1])
+    assert len(build(name, include_top=False, input_shape=(64, 64, 3)).output_shape) == 4
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v2_cbam", "shufflenet_v2_ghost_vit", "mobilevit_s"])
+def test_forward_pass_at_the_paper_size_gives_probabilities(name):
+    model = build(name, classes=3)
+    shape = model.input_shape[1:]
+    probs = np.asarray(model(np.random.rand(1, *shape).astype("float32"), training=False))
+    assert probs.shape == (1, 3)
+    np.testing.assert_allclose(probs.sum(), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name, size", [("shufflenet_v2_cbam", 96), ("shufflenet_v2_ghost_vit", 112),
+                                        ("shufflenet_v2_ghost_vit", 96), ("mobilevit_xxs", 64)])
+def test_small_inputs_work(name, size):
+    model = build(name, input_shape=(size, size, 2), classes=4)
+    assert model(np.zeros((2, size, size, 2), "float32"), training=False).shape == (2, 4)
+
+
+def test_l2_and_leaky_relu_are_applied():
+    model = ShuffleNetV2(input_shape=(64, 64, 3), scale=0.5, l2=0.2, activation="leaky_relu")
+    assert model.get_layer("conv1").kernel_regularizer is not None
+    assert type(model.get_layer("conv1_act")).__name__ == "LeakyReLU"
+    assert len(model.losses) > 50  # one L2 term per convolution / dense kernel
+    baseline = build("mobilenet_v2", input_shape=(64, 64, 3), l2=0.2)
+    assert len(baseline.losses) > 50
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"input_shape": (96, 96, 3)}, "divisible by 64"),
+    ({"variant": "m"}, "variant"),
+    ({"input_shape": (256, 256)}, "input_shape"),
+    ({"weights": "imagenet"}, "nothing is downloaded"),
+    ({"pooling": "sum", "include_top": False}, "pooling"),
+    ({"dropout": 1.5}, "dropout"),
+])
+def test_mobilevit_bad_arguments_raise_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MobileViT(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"scale": 0.75}, "scale"), ({"attention": "se"}, "attention"), ({"activation": "gelu"}, "activation"),
+    ({"attention": "cbam", "attention_position": "stage9"}, "attention_position"), ({"l2": -1.0}, "l2"),
+    ({"classes": 0}, "classes"),
+])
+def test_shufflenet_bad_arguments_raise_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ShuffleNetV2(input_shape=(64, 64, 3), **kwargs)
