@@ -94,9 +94,9 @@ def _predict(args) -> int:
 def _demo(args) -> int:
     """SynthME summary, then the paper-000 main experiment with export, the table, and one prediction."""
     from ..datasets import manifest as mf
-    from .reproduce import load_data, print_table, reproduce
     from .config import load_experiment
     from .predict import predict_clip
+    from .reproduce import load_data, print_table, reproduce
 
     t = time.perf_counter()
     out = Path(args.out)

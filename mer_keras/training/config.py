@@ -88,6 +88,7 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
 def variant_config(cfg: dict, variant: dict) -> dict:
     """The sections of one variant: the experiment's, with the variant's overrides applied."""
     out = {sec: _merge(cfg[sec], variant.get(sec, {})) for sec in SECTIONS}
+    out["preprocess"] = copy.deepcopy(cfg["preprocess"])
     out["model"] = variant["model"]
     out["name"] = variant["name"]
     out["label"] = variant.get("label", variant["name"])

@@ -45,10 +45,49 @@ def set_seed(seed: int) -> None:
     import tensorflow as tf
 
     keras.utils.set_random_seed(int(seed))
-    try:
+    if hasattr(tf.config.experimental, "enable_op_determinism"):  # TF >= 2.9
         tf.config.experimental.enable_op_determinism()
-    except Exception:  # noqa: BLE001 - older TF builds without it stay merely seeded
-        pass
+
+
+_MODELS: dict = {}
+_EMBEDDINGS: dict = {}
+
+
+def fresh_model(name, input_shape, num_classes, section, softmax=True):
+    """A network in its initial state, built (and traced) once per configuration and process.
+
+    Every fold gets the same initial weights and a zeroed optimizer (``fit.ready_to_train``), exactly as if
+    the model had been rebuilt, without paying Keras' graph tracing again for each fold.
+    """
+    key = (name, tuple(input_shape), int(num_classes), section.get("dropout"), section.get("l2"), softmax)
+    if key not in _MODELS:
+        model = build_model(name, input_shape, num_classes, section, softmax)
+        seeds = [sg.state for layer in model._flatten_layers() for sg in getattr(layer, "_seed_generators", [])]
+        _MODELS[key] = (model, [w.copy() for w in model.get_weights()],
+                        [(v, keras_value(v)) for v in seeds])
+    model, initial, seed_states = _MODELS[key]
+    if not all(layer.trainable for layer in model.layers):  # left partly frozen by gradual unfreezing
+        model.trainable = True
+        model.train_function = None  # retrace over all weights
+    model.set_weights(initial)
+    for variable, value in seed_states:  # dropout draws the same masks as a freshly built model
+        variable.assign(value)
+    return model
+
+
+def keras_value(variable):
+    import keras
+
+    return keras.ops.convert_to_numpy(variable).copy()
+
+
+def embedding_of(model):
+    """The pooled-feature model of ``model`` (shares its layers), made once per model."""
+    from ..models import embedding_model
+
+    if id(model) not in _EMBEDDINGS:  # not an attribute: Keras would track it as a sub-model
+        _EMBEDDINGS[id(model)] = (model, embedding_model(model))
+    return _EMBEDDINGS[id(model)][1]
 
 
 def build_model(name, input_shape, num_classes, section, softmax=True):
@@ -56,25 +95,33 @@ def build_model(name, input_shape, num_classes, section, softmax=True):
     import inspect
 
     from ..models import build
-    from ..models.registry import builder_for
+    from ..models.registry import MODELS
 
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     kwargs = {"input_shape": tuple(input_shape), "classes": int(num_classes), "include_top": True,
               "classifier_activation": "softmax" if softmax else None}
-    params = inspect.signature(builder_for(name)).parameters
+    params = inspect.signature(MODELS[name].resolve()).parameters
     for key in ("dropout", "l2"):
         if key in params and section.get(key) is not None:
             kwargs[key] = section[key]
     return build(name, **kwargs)
 
 
-def _augmenter(section):
-    """Per-batch training augmentation (training fold only): random flips and small shifts."""
+def array_kind(representation: str) -> str:
+    """What the channels hold, so a mirrored flow image also mirrors its vectors."""
+    return representation if representation in ("flow", "flow_hsv") else "image"
+
+
+def _augmenter(section, kind):
+    """Per-batch training augmentation (training fold only): random shifts and horizontal flips."""
     from ..preprocessing.augment import random_shift_flip
 
-    max_shift = section.get("max_shift", 0)
-    if not section.get("random_flip", False) and not max_shift:
+    max_shift = int(section.get("max_shift", 0))
+    p_flip = float(section.get("p_flip", 0.0))
+    if not max_shift and not p_flip:
         return None
-    return lambda xb, rng: random_shift_flip(xb, rng, max_shift=max_shift, flip=section.get("random_flip", False))
+    return lambda xb, rng: random_shift_flip(xb, rng, max_shift=max_shift, p_flip=p_flip, kind=kind)
 
 
 def pretrain_on_fold(vcfg, data: FoldData, input_shape, seed, weights_path: Path):
@@ -82,7 +129,7 @@ def pretrain_on_fold(vcfg, data: FoldData, input_shape, seed, weights_path: Path
     from .fit import train_classifier
 
     pre = vcfg["pretrain"]
-    model = build_model(vcfg["model"], input_shape, data.num_classes, vcfg["finetune"])
+    model = fresh_model(vcfg["model"], input_shape, data.num_classes, vcfg["finetune"])
     x = data.x_pre_train if data.x_pre_train is not None else data.x_train
     history = train_classifier(model, x, data.y_train, num_classes=data.num_classes, epochs=pre["epochs"],
                                batch_size=pre["batch_size"], optimizer=pre["optimizer"],
@@ -96,7 +143,7 @@ def pretrain_on_fold(vcfg, data: FoldData, input_shape, seed, weights_path: Path
 def run_fold(vcfg, data: FoldData, *, seed=0, pretrained_weights: Path | None = None,
              pretrain_path: Path | None = None) -> FoldResult:
     """Train on the fold's training arrays, predict the held-out subject. See the module docstring."""
-    from ..models import embedding_model, load_pretrained
+    from ..models import load_pretrained
     from ..preprocessing.augment import balance_by_flipping
     from .embeddings import batched_outputs
     from .fit import train_classifier
@@ -108,31 +155,32 @@ def run_fold(vcfg, data: FoldData, *, seed=0, pretrained_weights: Path | None = 
     ft, head_cfg = vcfg["finetune"], vcfg["head"]
     history = {}
     report = ""
-    kind = vcfg["pretrain"]["kind"]
-    if kind == "flow":
+    pre_kind = vcfg["pretrain"]["kind"]
+    if pre_kind == "flow":
         t = time.perf_counter()
         path = pretrain_path or Path("pretrain.weights.h5")
         history["pretrain"] = pretrain_on_fold(vcfg, data, input_shape, seed, path)
         pretrained_weights = path
         timings["pretrain_s"] = time.perf_counter() - t
-    elif kind == "macro" and pretrained_weights is None:
+    elif pre_kind == "macro" and pretrained_weights is None:
         raise ValueError("pretrain kind 'macro' needs the macro-expression weights (pretrained_weights)")
-    elif kind not in ("flow", "macro", "none"):
-        raise ValueError(f"unknown pretrain kind {kind!r}; expected 'flow', 'macro' or 'none'")
+    elif pre_kind not in ("flow", "macro", "none"):
+        raise ValueError(f"unknown pretrain kind {pre_kind!r}; expected 'flow', 'macro' or 'none'")
 
     t = time.perf_counter()
     set_seed(seed + 1)
-    model = build_model(vcfg["model"], input_shape, data.num_classes, ft)
-    if kind != "none":
+    model = fresh_model(vcfg["model"], input_shape, data.num_classes, ft)
+    if pre_kind != "none":
         report = str(load_pretrained(model, pretrained_weights))
+    kind = array_kind(vcfg["preprocess"]["representation"])
     x_fit, y_fit = data.x_train, data.y_train
     if ft.get("flip_balance"):
-        x_fit, y_fit = balance_by_flipping(x_fit, y_fit, np.random.default_rng(seed))
+        x_fit, y_fit = balance_by_flipping(x_fit, y_fit, np.random.default_rng(seed), kind=kind)
     callbacks = []
     if ft.get("gradual_unfreezing"):
         from ..models import GradualUnfreezing
 
-        callbacks.append(GradualUnfreezing(total_epochs=int(ft["epochs"])))
+        callbacks.append(GradualUnfreezing(every=int(ft.get("unfreeze_every", 1)), start=1))
     epoch_end = None
     best = {"acc": -1.0, "weights": None}
     if ft.get("checkpoint", "last") == "best_test_accuracy":
@@ -146,7 +194,7 @@ def run_fold(vcfg, data: FoldData, *, seed=0, pretrained_weights: Path | None = 
     history["finetune"] = train_classifier(
         model, x_fit, y_fit, num_classes=data.num_classes, epochs=ft["epochs"], batch_size=ft["batch_size"],
         optimizer=ft["optimizer"], learning_rate=ft["learning_rate"], momentum=ft.get("momentum", 0.9),
-        balanced=ft.get("balanced", True), augment=_augmenter(ft),
+        balanced=ft.get("balanced", True), augment=_augmenter(ft, kind),
         reduce_lr_on_plateau=ft.get("reduce_lr_on_plateau", False), callbacks=callbacks, seed=seed,
         epoch_end=epoch_end)
     if best["weights"] is not None:
@@ -157,7 +205,7 @@ def run_fold(vcfg, data: FoldData, *, seed=0, pretrained_weights: Path | None = 
     head = None
     head_params = {"kind": head_cfg["kind"]}
     if head_cfg["kind"] == "svm":
-        embed = embedding_model(model)
+        embed = embedding_of(model)
         f_train = batched_outputs(embed, data.x_train)
         head = fit_svm_head(f_train, data.y_train, data.groups_train, kernels=head_cfg["kernels"],
                             C=head_cfg["C"], inner_splits=head_cfg.get("inner_splits", 3), seed=seed)

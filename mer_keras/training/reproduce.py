@@ -77,7 +77,7 @@ def prepared(manifest, pre: dict, cache: Path, masks=None) -> np.ndarray:
 def macro_pretrain(vcfg, macro, pre, cache: Path, run_dir: Path, seed: int, num_classes: int) -> Path:
     """Paper 004's macro-expression training, once per model: no micro-expression subject is involved."""
     from .fit import train_classifier
-    from .fold import build_model, set_seed
+    from .fold import fresh_model, set_seed
 
     path = run_dir / "pretrain" / f"macro_{vcfg['model']}.weights.h5"
     if path.is_file():
@@ -86,7 +86,7 @@ def macro_pretrain(vcfg, macro, pre, cache: Path, run_dir: Path, seed: int, num_
     x = prepared(macro, pre, cache)
     y = macro["label"].to_numpy()
     set_seed(seed)
-    model = build_model(vcfg["model"], x.shape[1:], num_classes, vcfg["finetune"])
+    model = fresh_model(vcfg["model"], x.shape[1:], num_classes, vcfg["finetune"])
     p = vcfg["pretrain"]
     log(f"macro-expression pre-training of {vcfg['model']} on {len(x)} apex images ({p['epochs']} epochs)")
     hist = train_classifier(model, x, y, num_classes=num_classes, epochs=p["epochs"], batch_size=p["batch_size"],
@@ -97,7 +97,7 @@ def macro_pretrain(vcfg, macro, pre, cache: Path, run_dir: Path, seed: int, num_
     from ..evaluation.results import atomic_write_json
 
     atomic_write_json(path.with_suffix(".history.json"),
-                      {"history": hist, "seconds": time.perf_counter() - t, "n": int(len(x))})
+                      {"history": hist, "seconds": time.perf_counter() - t, "n": len(x)})
     return path
 
 
@@ -224,7 +224,7 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
     write_results_json(run_dir, config=clean_cfg, scores=results_variants[main]["scores"],
                        variants=results_variants, timings=timings, seeds={"seed": seed},
                        extra={"experiment": cfg["name"], "paper": cfg.get("paper"), "dataset": data,
-                              "synthetic": data == SYNTHME, "n_clips": int(len(micro)),
+                              "synthetic": data == SYNTHME, "n_clips": len(micro),
                               "n_subjects": int(micro["subject"].nunique())})
     results = json.loads((run_dir / "results.json").read_text())
     results["run_dir"] = str(run_dir)
