@@ -93,7 +93,7 @@ def clean_and_poisoned(tmp_path_factory):
 
 
 def test_poisoned_test_subject_changes_no_training_artefact(clean_and_poisoned):
-    clean, a, poisoned, b, tmp = clean_and_poisoned
+    _, a, _, b, tmp = clean_and_poisoned
     _same(a, b)
     # the pre-training weights saved as .h5 are identical too
     import h5py

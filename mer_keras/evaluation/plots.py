@@ -1,0 +1,130 @@
+"""PNG figures for a run directory: confusion matrices, training curves, optional t-SNE.
+
+Figures are drawn with matplotlib's object API on an Agg canvas (no pyplot, no global backend
+switch), so plotting works headless and inside other programs; files are written atomically.
+"""
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .metrics import check_predictions, confusion
+from .results import atomic_write_bytes
+
+
+def _save(fig: Figure, path):
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_confusion_matrix(y_true, y_pred, class_names, path, title="Confusion matrix"):
+    """Counts with row-normalised percentages (rows = true class); returns the PNG path."""
+    class_names = [str(c) for c in class_names]
+    if not class_names:
+        raise ValueError("class_names must name at least one class")
+    cm = confusion(y_true, y_pred, labels=range(len(class_names)))
+    totals = cm.sum(axis=1, keepdims=True)
+    pct = np.divide(100.0 * cm, totals, out=np.zeros(cm.shape), where=totals > 0)
+    k = len(class_names)
+    fig = Figure(figsize=(1.3 * k + 2.2, 1.1 * k + 1.6))
+    ax = fig.add_subplot()
+    im = ax.imshow(pct, cmap="Blues", vmin=0, vmax=100)
+    fig.colorbar(im, ax=ax, label="% of true class")
+    for i in range(k):
+        for j in range(k):
+            colour = "white" if pct[i, j] > 60 else "black"
+            ax.text(j, i, f"{cm[i, j]}\n{pct[i, j]:.1f}%", ha="center", va="center", color=colour, fontsize=9)
+    ax.set_xticks(range(k), class_names, rotation=30, ha="right")
+    ax.set_yticks(range(k), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title} (n={int(cm.sum())})")
+    return _save(fig, path)
+
+
+def plot_run_confusions(predictions, class_names, out_dir, stem="confusion"):
+    """One confusion-matrix PNG for the pooled run and one per dataset; returns their paths."""
+    check_predictions(predictions)
+    out_dir = Path(out_dir)
+    paths = [plot_confusion_matrix(predictions["y_true"], predictions["y_pred"], class_names,
+                                   out_dir / f"{stem}_all.png", title="all datasets")]
+    for dataset, part in predictions.groupby("dataset", sort=True):
+        safe = str(dataset).replace("/", "_").replace("+", "plus")
+        paths.append(plot_confusion_matrix(part["y_true"], part["y_pred"], class_names,
+                                           out_dir / f"{stem}_{safe}.png", title=str(dataset)))
+    return paths
+
+
+def _histories(history) -> list[dict]:
+    history = getattr(history, "history", history)  # a keras History object works too
+    runs = [history] if isinstance(history, dict) else list(history)
+    out = []
+    for i, h in enumerate(runs):
+        h = getattr(h, "history", h)
+        if not isinstance(h, dict):
+            raise TypeError(f"history {i} must be a dict of metric -> list of values, got {type(h).__name__}")
+        out.append({str(k): [float(x) for x in v] for k, v in h.items() if len(v)})
+    if not out or not any(out):
+        raise ValueError("history holds no values to plot")
+    return out
+
+
+def plot_training_curves(history, path, title="Training curves"):
+    """One panel per metric (``val_x`` drawn with ``x``); several folds give thin lines plus their mean."""
+    runs = _histories(history)
+    metrics = list(dict.fromkeys(k for h in runs for k in h))
+    bases = list(dict.fromkeys(m.removeprefix("val_") for m in metrics))
+    cols = min(3, len(bases))
+    rows = math.ceil(len(bases) / cols)
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows))
+    for n, base in enumerate(bases, start=1):
+        ax = fig.add_subplot(rows, cols, n)
+        for name, colour in ((base, "tab:blue"), (f"val_{base}", "tab:orange")):
+            curves = [h[name] for h in runs if name in h]
+            if not curves:
+                continue
+            if len(curves) == 1:
+                ax.plot(range(1, len(curves[0]) + 1), curves[0], color=colour, label=name)
+                continue
+            for c in curves:
+                ax.plot(range(1, len(c) + 1), c, color=colour, alpha=0.2, linewidth=0.8)
+            longest = max(len(c) for c in curves)
+            mean = [np.mean([c[e] for c in curves if len(c) > e]) for e in range(longest)]
+            ax.plot(range(1, longest + 1), mean, color=colour, linewidth=2, label=f"{name} (mean of {len(curves)})")
+        ax.set_xlabel("epoch")
+        ax.set_title(base)
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_tsne(embeddings, labels, path, class_names=None, perplexity=30.0, random_state=0, title="t-SNE"):
+    """2-D t-SNE of embeddings coloured by class (perplexity lowered for small sets, as TSNE requires)."""
+    from sklearn.manifold import TSNE
+
+    x = np.asarray(embeddings, dtype=float)
+    y = np.asarray(labels)
+    if x.ndim != 2 or len(x) != len(y):
+        raise ValueError(f"embeddings must be (n, d) with one label per row; got {x.shape} and {len(y)} labels")
+    if len(x) < 4:
+        raise ValueError(f"t-SNE needs at least 4 embeddings, got {len(x)}")
+    perplexity = min(float(perplexity), (len(x) - 1) / 3)
+    points = TSNE(n_components=2, perplexity=perplexity, random_state=random_state, init="pca").fit_transform(x)
+    fig = Figure(figsize=(5.5, 4.8))
+    ax = fig.add_subplot()
+    for value in np.unique(y):
+        mask = y == value
+        name = class_names[int(value)] if class_names is not None else str(value)
+        ax.scatter(points[mask, 0], points[mask, 1], s=14, label=name)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return _save(fig, path)

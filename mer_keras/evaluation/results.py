@@ -1,0 +1,231 @@
+"""Run-directory outputs that must survive interruption: results.json and per-fold predictions.
+
+Every file is written to a temporary sibling and moved into place with ``os.replace``, so a crash
+or Ctrl-C leaves either the previous file or the complete new one, never half a file; a fold whose
+CSV exists is therefore finished, which is what lets an interrupted run resume.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import math
+import os
+import platform
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .metrics import ALL, PREDICTION_COLUMNS, check_predictions
+
+RESULTS_FILE = "results.json"
+SCHEMA_VERSION = 1
+SCORE_KEYS = ("uf1", "uar", "accuracy")
+
+# distribution names to try, in order, for each library reported in results.json
+VERSION_DISTRIBUTIONS = {
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos"),
+    "keras": ("keras",),
+    "sklearn": ("scikit-learn",),
+    "numpy": ("numpy",),
+    "pandas": ("pandas",),
+    "opencv": (
+        "opencv-contrib-python-headless",
+        "opencv-contrib-python",
+        "opencv-python-headless",
+        "opencv-python",
+    ),
+    "dlib": ("dlib", "dlib-bin"),
+    "matplotlib": ("matplotlib",),
+    "mer_keras": ("mer-keras",),
+}
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """Write ``text`` (UTF-8) atomically; see ``atomic_write_bytes``."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _plain(obj):
+    """JSON-ready copy: numpy scalars/arrays to Python, NaN/inf to None, paths to str."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _plain(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    raise TypeError(f"cannot write a {type(obj).__name__} ({obj!r}) to JSON")
+
+
+def atomic_write_json(path, obj) -> Path:
+    """Serialise first (so a bad value raises before any file is touched), then write atomically."""
+    text = json.dumps(_plain(obj), indent=2, allow_nan=False) + "\n"
+    return atomic_write_text(path, text)
+
+
+def library_versions() -> dict:
+    """Installed versions of the libraries a result depends on (None when not installed).
+
+    Read from package metadata so that writing results never imports TensorFlow or dlib.
+    """
+    versions = {"python": platform.python_version()}
+    for key, names in VERSION_DISTRIBUTIONS.items():
+        versions[key] = None
+        for name in names:
+            try:
+                versions[key] = metadata.version(name)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return versions
+
+
+def _check_scores(scores, where: str) -> dict:
+    if not isinstance(scores, dict) or ALL not in scores:
+        raise ValueError(f"{where} must be a dict with an '{ALL}' entry (as pooled_scores returns)")
+    for name, entry in scores.items():
+        missing = [k for k in SCORE_KEYS if not isinstance(entry, dict) or k not in entry]
+        if missing:
+            raise ValueError(f"{where}[{name!r}] lacks {missing}; each entry needs {list(SCORE_KEYS)}")
+    return scores
+
+
+def write_results_json(
+    run_dir, *, config, scores, variants=None, timings=None, seeds=None, extra=None
+) -> Path:
+    """Write ``run_dir/results.json``: config, versions, seeds, timings and pooled scores.
+
+    ``scores`` is ``pooled_scores(...)`` of the run's main model. ``variants`` maps a variant name to
+    ``{"scores": ..., "leaky": bool, "description": str}`` when one experiment trains several models
+    (ablation rows, or a leaky option kept for comparison with a paper). ``extra`` is stored as is under
+    ``"extra"``; reports read ``extra["paper"]``, ``extra["experiment"]`` and ``extra["synthetic"]``.
+    """
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict, got {type(config).__name__}")
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "written_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "config": config,
+        "versions": library_versions(),
+        "seeds": seeds if seeds is not None else {},
+        "timings": timings if timings is not None else {},
+        "scores": _check_scores(scores, "scores"),
+    }
+    if variants:
+        doc["variants"] = {}
+        for name, v in variants.items():
+            if not isinstance(v, dict) or "scores" not in v:
+                raise ValueError(f"variant {name!r} must be a dict with a 'scores' entry")
+            entry = dict(v)
+            entry["scores"] = _check_scores(v["scores"], f"variants[{name!r}].scores")
+            entry["leaky"] = bool(v.get("leaky", False))
+            entry["description"] = str(v.get("description", ""))
+            doc["variants"][str(name)] = entry
+    if extra is not None:
+        if not isinstance(extra, dict):
+            raise TypeError(f"extra must be a dict, got {type(extra).__name__}")
+        doc["extra"] = extra
+    return atomic_write_json(Path(run_dir) / RESULTS_FILE, doc)
+
+
+def read_results_json(run_dir) -> dict:
+    """The ``results.json`` of a run directory (or the file itself), with a clear error if absent."""
+    path = Path(run_dir)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no {RESULTS_FILE} at {path}: is this a finished mer-keras run directory?")
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    _check_scores(doc.get("scores"), f"{path} 'scores'")
+    return doc
+
+
+def subject_file_stem(subject: str) -> str:
+    """File-name form of a qualified subject key ('casme2/sub01' -> 'casme2__sub01')."""
+    stem = str(subject).replace("/", "__").replace("\\", "__")
+    if not stem or stem.startswith("."):
+        raise ValueError(f"subject {subject!r} cannot name a fold file")
+    return stem
+
+
+class FoldStore:
+    """Per-fold prediction CSVs under ``run_dir/folds/<variant>/``, one file per held-out subject.
+
+    A training loop calls ``done(subject)`` before a fold and ``save(subject, df)`` right after it,
+    so a rerun of the same command skips finished folds; ``load_all()`` gathers the predictions for
+    ``pooled_scores`` and ``write_megc_log``.
+    """
+
+    def __init__(self, run_dir, variant: str = "main"):
+        variant = str(variant)
+        if not variant or "/" in variant or "\\" in variant or variant.startswith("."):
+            raise ValueError(f"variant name {variant!r} must be a plain folder name")
+        self.run_dir = Path(run_dir)
+        self.variant = variant
+        self.folder = self.run_dir / "folds" / variant
+
+    def path_for(self, subject: str) -> Path:
+        """The fold's CSV (sidecar files such as ``<stem>.json`` may sit beside it)."""
+        return self.folder / f"{subject_file_stem(subject)}.csv"
+
+    def done(self, subject: str) -> bool:
+        return self.path_for(subject).is_file()
+
+    def save(self, subject: str, predictions: pd.DataFrame) -> Path:
+        """Write one fold's predictions (columns ``dataset, subject, clip, y_true, y_pred``, more allowed)."""
+        check_predictions(predictions)
+        if len(predictions) == 0:
+            raise ValueError(f"fold {subject!r} has no predictions to save")
+        others = sorted(set(predictions["subject"].astype(str)) - {str(subject)})
+        if others:
+            raise ValueError(f"predictions saved for fold {subject!r} hold other subject(s) {others}")
+        buf = io.StringIO()
+        predictions.to_csv(buf, index=False)
+        return atomic_write_text(self.path_for(subject), buf.getvalue())
+
+    def completed(self) -> list[str]:
+        """Subjects whose fold file exists, read from the files themselves (sorted)."""
+        if not self.folder.is_dir():
+            return []
+        subjects = set()
+        for p in self.folder.glob("*.csv"):
+            subjects.update(pd.read_csv(p, usecols=["subject"], dtype={"subject": str})["subject"])
+        return sorted(subjects)
+
+    def load_all(self) -> pd.DataFrame:
+        """All saved folds in one DataFrame (sorted by file name; empty with the columns if none)."""
+        files = sorted(self.folder.glob("*.csv")) if self.folder.is_dir() else []
+        if not files:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in PREDICTION_COLUMNS})
+        parts = [pd.read_csv(p, dtype={"dataset": str, "subject": str, "clip": str}) for p in files]
+        return check_predictions(pd.concat(parts, ignore_index=True))
