@@ -11,6 +11,7 @@ import sys
 
 COMMAND_MODULES = (
     "mer_keras.datasets.commands",
+    "mer_keras.datasets.synthme_commands",
     "mer_keras.preprocessing.commands",
     "mer_keras.models.commands",
     "mer_keras.training.commands",

@@ -1,0 +1,77 @@
+"""On-disk cache of prepared rows: one file per (row, representation, parameters), written atomically.
+
+The key hashes the representation, every normalised parameter, the row's identity and frame
+indices, the frame files' sizes and modification times, and ``CACHE_VERSION`` (bumped when an
+algorithm changes), so a changed parameter or frame never reuses a stale entry. Each entry is
+an ``.npz`` holding the array and a JSON ``info`` (fallback used, alignment matrix, landmarks);
+it is written to a temporary name and renamed, so an interrupted run leaves only whole entries
+and the next run resumes from them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets.manifest import frame_paths
+
+CACHE_VERSION = 1
+ROW_FIELDS = ("dataset", "subject", "clip", "frames_dir", "frame_files", "onset_idx", "apex_idx", "offset_idx", "fps")
+
+
+def _frames_signature(row) -> list:
+    sig = []
+    for path in frame_paths(row):
+        try:
+            st = path.stat()
+            sig.append([path.name, st.st_size, st.st_mtime_ns])
+        except OSError:
+            sig.append([path.name, None, None])  # reported by the reader when the frame is needed
+    return sig
+
+
+def entry_key(row, representation: str, params: dict) -> str:
+    """Hex digest identifying one row's output under one representation and parameter set."""
+    payload = {
+        "version": CACHE_VERSION,
+        "representation": representation,
+        "params": params,
+        "row": {f: _plain(row[f]) for f in ROW_FIELDS},
+        "frames": _frames_signature(row),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _plain(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    return value
+
+
+def entry_path(cache_dir, representation: str, key: str) -> Path:
+    return Path(cache_dir) / representation / key[:2] / f"{key}.npz"
+
+
+def write_entry(path: Path, array: np.ndarray, info: dict) -> None:
+    """Atomic write: a temporary file in the same folder, then ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, array=array, info=np.array(json.dumps(info)))
+    os.replace(tmp, path)
+
+
+def read_entry(path: Path):
+    """(array, info) of a cache entry."""
+    with np.load(path, allow_pickle=False) as data:
+        return data["array"], json.loads(str(data["info"]))
+
+
+def read_info(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(str(data["info"]))

@@ -1,0 +1,72 @@
+"""``mer-keras prepare``: the command-line face of ``mer_keras.preprocessing.prepare``."""
+from __future__ import annotations
+
+import json
+
+REPRESENTATION_NAMES = ("flow", "flow_hsv", "apex", "ars", "rrs", "frame_stack", "evm_stack", "flow_stack")
+
+
+def _value(text: str):
+    """A --param value: JSON when it parses (3, 0.5, true, null, [..]), else the plain string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "prepare",
+        help="compute and cache a representation (flow, apex, ars, ...) for every manifest row",
+        description="Align faces and compute a representation for every row of a manifest, in parallel; "
+        "finished rows are cached and reused, a changed parameter recomputes.",
+    )
+    p.add_argument("--manifest", required=True, help="manifest CSV")
+    p.add_argument("--representation", required=True, choices=REPRESENTATION_NAMES)
+    p.add_argument("--cache", required=True, help="cache folder")
+    p.add_argument("--size", type=int, help="output size in pixels (default 224; 134 for stacks)")
+    p.add_argument("--flow-size", type=int, help="compute flow at this size, output at --size")
+    p.add_argument("--flow-method", choices=("tvl1", "farneback"))
+    p.add_argument("--grayscale", action="store_true", help="grayscale frames (apex, ars, rrs, stacks)")
+    p.add_argument("--masks", help="comma-separated: eyes, static, nose")
+    p.add_argument("--on-no-face", choices=("error", "previous", "center"))
+    p.add_argument("--redetect", action="store_true", help="re-detect landmarks on every frame")
+    p.add_argument("--predictor", help="path to a dlib 68-point shape predictor (.dat)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="any other parameter, e.g. nscales=3, flow_bound=2.0, keyframes=slices (repeatable)")
+    p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run_prepare)
+
+
+def params_from_args(args) -> dict:
+    params = {}
+    for flag, name in (("size", "size"), ("flow_size", "flow_size"), ("flow_method", "flow_method"),
+                       ("masks", "masks"), ("on_no_face", "on_no_face"), ("predictor", "predictor_path")):
+        value = getattr(args, flag)
+        if value is not None:
+            params[name] = value
+    if args.grayscale:
+        params["grayscale"] = True
+    if args.redetect:
+        params["redetect"] = True
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--param expects NAME=VALUE, got {item!r}")
+        params[name.strip()] = _value(value.strip())
+    return params
+
+
+def run_prepare(args) -> int:
+    from .prepare import prepare
+
+    result = prepare(args.manifest, args.representation, args.cache, n_jobs=args.n_jobs,
+                     progress=not args.no_progress, **params_from_args(args))
+    shape = result[0].shape if len(result) else ()
+    print(f"{args.representation}: {len(result)} row(s), {result.computed} computed, {result.reused} reused "
+          f"from {args.cache}; each {shape} float32")
+    fallbacks = result.fallbacks
+    for _, row in fallbacks.iterrows():
+        print(f"fallback: {row['subject']}/{row['clip']}: {row['fallback']}")
+    return 0

@@ -1,0 +1,339 @@
+"""Representation name -> function of one manifest row and its parameters -> float32 array.
+
+Every representation aligns the clip's faces the same way (``FaceAligner`` fitted once on the
+onset frame unless ``redetect``) and returns a fixed, documented scale:
+
+=============  ======================  ===================================================================
+name           shape                   values
+=============  ======================  ===================================================================
+flow           (size, size, 3)         TV-L1/Farneback onset->apex; u, v / flow_bound clipped to [-1, 1];
+                                       strain / strain_bound (or magnitude / flow_bound) in [0, 1]
+flow_hsv       (size, size, 3)         HSV flow picture as RGB in [0, 1] (value = magnitude / flow_bound)
+apex           (size, size, C)         aligned apex frame / 255 in [0, 1]; C = 1 (grayscale) or 3 (RGB)
+ars, rrs       (size, size, C)         paper 003 residual sums / 255 in [0, 1]
+frame_stack    (n_frames, size, size, C)  aligned key frames / 255 in [0, 1]; ``magnify`` applies EVM
+evm_stack      (n_frames, size, size, C)  frame_stack with EVM on (paper 001)
+flow_stack     (n_frames, size, size, 3)  flow onset key frame -> each later key frame, encoded as ``flow``
+=============  ======================  ===================================================================
+
+Masked pixels are 0 in every channel. Flow is computed on unmasked frames at ``flow_size`` and
+masked afterwards (a mask edge would otherwise look like motion); vectors are rescaled to
+``size`` pixels. ``flow_bound`` (px at ``size``) defaults to size / 56 (4 px at 224).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..datasets.manifest import frame_paths
+from .face import FaceAligner, NoFaceError
+from .flow import (
+    FARNEBACK_DEFAULTS,
+    TVL1_DEFAULTS,
+    encode_flow,
+    flow_to_hsv,
+    optical_flow,
+    resize_flow,
+)
+from .keyframes import slice_positions, uniform_positions
+from .magnify import magnify
+from .residual import N_KEY, clip_bounds, key_frame_positions, residual_sum
+
+ON_NO_FACE = ("error", "previous", "center")
+
+COMMON = {
+    "size": 224,
+    "grayscale": False,
+    "masks": (),
+    "margin": 0.1,
+    "on_no_face": "error",
+    "redetect": False,
+    "predictor_path": None,
+    "upsample": None,
+}
+FLOW = {
+    "flow_method": "tvl1",
+    "flow_size": None,
+    "flow_params": {},
+    "third": "strain",
+    "flow_bound": None,
+    "strain_bound": 0.2,
+}
+STACK = {"size": 134, "n_frames": 16, "keyframes": "uniform", "magnify": False, "alpha": 10.0,
+         "low_hz": None, "high_hz": None, "levels": 4, "pyramid": "laplacian", "lambda_c": 16.0}
+
+
+class FrameError(ValueError):
+    """A frame that cannot be read, or a clip with fewer frames than its indices."""
+
+
+def clip_name(row) -> str:
+    return f"{row['subject']}/{row['clip']}"
+
+
+def read_frame(path: Path, clip: str, position: int) -> np.ndarray:
+    """RGB uint8 frame, or ``FrameError`` naming the clip, position and file."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FrameError(f"clip {clip}: frame {position} ({path}) cannot be read as an image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_frames(row, positions) -> dict[int, np.ndarray]:
+    """The row's frames at ``positions`` (0-based), each read once."""
+    paths = frame_paths(row)
+    clip = clip_name(row)
+    bad = [p for p in positions if not 0 <= p < len(paths)]
+    if bad:
+        raise FrameError(
+            f"clip {clip}: has {len(paths)} frame(s) in {row['frames_dir']} but its indices ask for "
+            f"position(s) {sorted(set(bad))}"
+        )
+    return {p: read_frame(paths[p], clip, p) for p in sorted(set(positions))}
+
+
+def _positions(row):
+    on, ap, off = int(row["onset_idx"]), int(row["apex_idx"]), int(row["offset_idx"])
+    if not on <= ap <= off:
+        raise FrameError(f"clip {clip_name(row)}: onset/apex/offset positions {on}/{ap}/{off} are not ordered")
+    return on, ap, off
+
+
+class Alignment:
+    """The fitted aligner of one clip, plus how it was obtained (recorded in the cache entry)."""
+
+    def __init__(self, row, frames: dict, p: dict, given=None):
+        self.p, self.row = p, row
+        self.onset = _positions(row)[0]
+        self.aligner = FaceAligner(p["size"], False, p["masks"], p["margin"], p["predictor_path"], p["upsample"])
+        self.notes: list[str] = []
+        where = f"clip {clip_name(row)}, onset frame {self.onset}"
+        if given is not None:  # explicit 'previous' fallback, decided by prepare()
+            self.aligner.set_transform(given["matrix"], _array_or_none(given.get("landmarks")), given["fallback"])
+            self.notes.append(given["fallback"])
+            self.landmarks_in = _array_or_none(given.get("landmarks"))
+            return
+        try:
+            self.aligner.fit(frames[self.onset], where)
+            self.landmarks_in = _input_landmarks(self.aligner)
+        except NoFaceError:
+            if p["on_no_face"] != "center":
+                raise
+            self.aligner.fit_centre(frames[self.onset], f"no face in {where}")
+            self.notes.append(self.aligner.fallback_)
+            self.landmarks_in = None
+
+    def info(self) -> dict:
+        return {
+            "fallback": "; ".join(self.notes) or None,
+            "matrix": self.aligner.matrix_.tolist(),
+            "landmarks": None if self.landmarks_in is None else self.landmarks_in.tolist(),
+            "angle": self.aligner.angle_,
+        }
+
+    def matrix_for(self, frame: np.ndarray, position: int) -> np.ndarray:
+        """The clip's matrix, or with ``redetect`` the frame's own (onset's when none is found, noted)."""
+        if not self.p["redetect"] or position == self.onset or self.aligner.fallback_:
+            return self.aligner.matrix_
+        probe = FaceAligner(self.p["size"], margin=self.p["margin"], predictor_path=self.p["predictor_path"],
+                            upsample=self.p["upsample"])
+        try:
+            return probe.fit(frame, f"clip {clip_name(self.row)}, frame {position}").matrix_
+        except NoFaceError:
+            self.notes.append(f"frame {position}: no face on re-detection, onset transform used")
+            return self.aligner.matrix_
+
+    def aligned(self, frame: np.ndarray, position: int, size=None, gray=None, masked=True) -> np.ndarray:
+        """One frame aligned at ``size`` (default the output size), uint8 (s, s) or (s, s, 3)."""
+        size = self.p["size"] if size is None else int(size)
+        matrix = self.matrix_for(frame, position) * (size / self.p["size"])
+        image = _gray(frame) if (self.p["grayscale"] if gray is None else gray) else frame
+        out = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if masked and size == self.p["size"]:
+            out[self.aligner.mask_] = 0
+        return out
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.aligner.mask_
+
+
+def _gray(frame):
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+def _array_or_none(x):
+    return None if x is None else np.asarray(x, dtype=np.float64)
+
+
+def _input_landmarks(aligner: FaceAligner) -> np.ndarray:
+    m = np.vstack([aligner.matrix_, [0, 0, 1]])
+    inv = np.linalg.inv(m)[:2]
+    return aligner.landmarks_ @ inv[:, :2].T + inv[:, 2]
+
+
+def _channels(image: np.ndarray) -> np.ndarray:
+    return image[..., None] if image.ndim == 2 else image
+
+
+def _unit(images) -> np.ndarray:
+    return (_channels(np.asarray(images)).astype(np.float32) / 255.0).astype(np.float32)
+
+
+def _flow_between(al: Alignment, frames: dict, a: int, b: int, p: dict, images=None) -> np.ndarray:
+    """Flow from position a to b at flow_size, rescaled to size pixels (H, W, 2)."""
+    fs = p["flow_size"] or p["size"]
+    if images is None:
+        images = {k: al.aligned(frames[k], k, fs, gray=True, masked=False) for k in (a, b)}
+    where = f"(clip {clip_name(al.row)}, frames {a}->{b})"
+    flow = optical_flow(images[a], images[b], p["flow_method"], where=where, **p["flow_params"])
+    return resize_flow(flow, p["size"])
+
+
+def _encode(flow: np.ndarray, p: dict, mask: np.ndarray, hsv: bool = False) -> np.ndarray:
+    bound = p["flow_bound"] or p["size"] / 56.0
+    out = flow_to_hsv(flow, bound) if hsv else encode_flow(flow, p["third"], bound, p["strain_bound"])
+    out[mask] = 0
+    return out.astype(np.float32)
+
+
+def rep_flow(row, p, given=None, hsv=False):
+    on, ap, _ = _positions(row)
+    frames = read_frames(row, [on, ap])
+    al = Alignment(row, frames, p, given)
+    return _encode(_flow_between(al, frames, on, ap, p), p, al.mask, hsv), al.info()
+
+
+def rep_flow_hsv(row, p, given=None):
+    return rep_flow(row, p, given, hsv=True)
+
+
+def rep_apex(row, p, given=None):
+    on, ap, _ = _positions(row)
+    frames = read_frames(row, [on, ap])
+    al = Alignment(row, frames, p, given)
+    return _unit(al.aligned(frames[ap], ap)), al.info()
+
+
+def _residual(row, p, given, mode):
+    on, ap, off = _positions(row)
+    start, end = clip_bounds(on, ap, off)
+    keys = key_frame_positions(start, end, N_KEY)
+    frames = read_frames(row, [on, start, *keys])
+    al = Alignment(row, frames, p, given)
+    aligned = {k: al.aligned(frames[k], k) for k in {start, *keys}}
+    image = residual_sum([aligned[start]] + [aligned[k] for k in keys], mode) / 255.0
+    return _channels(image).astype(np.float32), al.info()
+
+
+def rep_ars(row, p, given=None):
+    return _residual(row, p, given, "absolute")
+
+
+def rep_rrs(row, p, given=None):
+    return _residual(row, p, given, "relative")
+
+
+def _stack_frames(row, p, given, extra=0):
+    """Aligned (unmasked) key frames onset..offset, optionally magnified; ``extra`` more than n_frames."""
+    on, _, off = _positions(row)
+    span = list(range(on, off + 1))
+    frames = read_frames(row, span)
+    al = Alignment(row, frames, p, given)
+    clip = np.stack([al.aligned(frames[k], k, masked=False) for k in span])
+    if p["magnify"] and len(clip) > 1:
+        clip = magnify(clip, float(row["fps"]), p["alpha"], p["low_hz"], p["high_hz"], p["levels"], p["pyramid"],
+                       p["lambda_c"])
+    n = p["n_frames"] + extra
+    if p["keyframes"] == "uniform":
+        picks = uniform_positions(0, len(clip) - 1, n)
+    elif p["keyframes"] == "slices":
+        picks = slice_positions(clip, n)
+    else:
+        raise ValueError(f"keyframes must be 'uniform' or 'slices', got {p['keyframes']!r}")
+    return clip[picks], al
+
+
+def rep_frame_stack(row, p, given=None):
+    stack, al = _stack_frames(row, p, given)
+    stack = np.clip(np.rint(stack), 0, 255)
+    stack = _unit(stack[..., None] if stack.ndim == 3 else stack)
+    stack[:, al.mask] = 0
+    return stack, al.info()
+
+
+def rep_evm_stack(row, p, given=None):
+    return rep_frame_stack(row, {**p, "magnify": True}, given)
+
+
+def rep_flow_stack(row, p, given=None):
+    stack, al = _stack_frames(row, {**p, "grayscale": True}, given, extra=1)
+    fs = p["flow_size"] or p["size"]
+    gray = [cv2.resize(np.clip(np.rint(f), 0, 255).astype(np.uint8), (fs, fs), interpolation=cv2.INTER_AREA)
+            for f in stack]
+    out = []
+    for t in range(1, len(gray)):
+        where = f"(clip {clip_name(row)}, stack flow 0->{t})"
+        flow = optical_flow(gray[0], gray[t], p["flow_method"], where=where, **p["flow_params"])
+        out.append(_encode(resize_flow(flow, p["size"]), p, al.mask))
+    return np.stack(out).astype(np.float32), al.info()
+
+
+REPRESENTATIONS = {
+    "flow": (rep_flow, {**COMMON, **FLOW}),
+    "flow_hsv": (rep_flow_hsv, {**COMMON, **FLOW}),
+    "apex": (rep_apex, dict(COMMON)),
+    "ars": (rep_ars, dict(COMMON)),
+    "rrs": (rep_rrs, dict(COMMON)),
+    "frame_stack": (rep_frame_stack, {**COMMON, **STACK}),
+    "evm_stack": (rep_evm_stack, {**COMMON, **STACK, "magnify": True}),
+    "flow_stack": (rep_flow_stack, {**COMMON, **FLOW, **STACK, "magnify": True}),
+}
+
+
+def normalize_params(representation: str, params: dict) -> dict:
+    """Every parameter of ``representation`` with defaults filled in, or a ValueError listing the
+    accepted names. Flow-method parameters may be given at top level (``nscales=3``)."""
+    if representation not in REPRESENTATIONS:
+        raise ValueError(f"unknown representation {representation!r}; expected one of {sorted(REPRESENTATIONS)}")
+    defaults = REPRESENTATIONS[representation][1]
+    p = {**defaults}
+    method_defaults = {"tvl1": TVL1_DEFAULTS, "farneback": FARNEBACK_DEFAULTS}.get(
+        params.get("flow_method", defaults.get("flow_method")), {}
+    )
+    flow_params = dict(params.get("flow_params") or {})
+    unknown = []
+    for k, v in params.items():
+        if k in defaults:
+            p[k] = v
+        elif "flow_method" in defaults and k in method_defaults:
+            flow_params[k] = v
+        else:
+            unknown.append(k)
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {sorted(unknown)} for representation {representation!r}; "
+            f"accepted: {sorted(defaults)} and the flow method's {sorted(method_defaults)}"
+        )
+    masks = p["masks"]
+    if isinstance(masks, str):
+        masks = [m for m in masks.replace(" ", "").split(",") if m]
+    p["masks"] = tuple(sorted(set(masks)))
+    if p["on_no_face"] not in ON_NO_FACE:
+        raise ValueError(f"on_no_face must be one of {ON_NO_FACE}, got {p['on_no_face']!r}")
+    if "flow_method" in p:
+        p["flow_params"] = {k: flow_params[k] for k in sorted(flow_params)}
+        if p["flow_method"] not in ("tvl1", "farneback"):
+            raise ValueError(f"flow_method must be 'tvl1' or 'farneback', got {p['flow_method']!r}")
+    p["size"] = int(p["size"])
+    if p["predictor_path"] is not None:
+        p["predictor_path"] = str(Path(p["predictor_path"]).resolve())
+    return p
+
+
+def compute(row, representation: str, params: dict, given=None):
+    """(array, info) of one row; ``params`` must come from ``normalize_params``."""
+    fn = REPRESENTATIONS[representation][0]
+    return fn(row, params, given)
