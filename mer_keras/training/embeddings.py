@@ -4,8 +4,18 @@ from __future__ import annotations
 import numpy as np
 
 
-def batched_outputs(model, x, batch_size=64):
-    """Outputs of ``model`` over ``x`` batch by batch (``predict_on_batch``: no per-call callbacks)."""
-    outs = [np.asarray(model.predict_on_batch(x[i:i + batch_size].astype("float32")))
-            for i in range(0, len(x), batch_size)]
+def batched_outputs(model, x, batch_size=32):
+    """Outputs of ``model`` over ``x`` batch by batch (``predict_on_batch``: no per-call callbacks).
+
+    The last batch is zero-padded to ``batch_size`` and the padding's outputs dropped: every call has the
+    same shape, so TensorFlow traces the inference graph once instead of once per remainder size.
+    Inference mode (BatchNorm moving statistics, no dropout) makes each sample's output independent.
+    """
+    outs = []
+    for i in range(0, len(x), batch_size):
+        xb = np.asarray(x[i:i + batch_size], dtype="float32")
+        n = len(xb)
+        if n < batch_size:
+            xb = np.concatenate([xb, np.zeros((batch_size - n,) + xb.shape[1:], "float32")])
+        outs.append(np.asarray(model.predict_on_batch(xb))[:n])
     return np.concatenate(outs, axis=0) if outs else np.zeros((0,))

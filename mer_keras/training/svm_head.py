@@ -20,21 +20,24 @@ def svm_pipeline(seed=0) -> Pipeline:
 def fit_svm_head(features, y, groups, *, kernels=("linear", "rbf"), C=(0.1, 1.0, 10.0), inner_splits=3, seed=0):
     """Fit the head on one training fold; return the refitted best ``Pipeline`` (``best_params_`` attached).
 
-    With fewer than two training subjects or a single class there is nothing to search over, so the
-    first grid point is fitted directly (and recorded as such).
+    With fewer than two training subjects, a single class, or no inner split whose training part holds two
+    classes, there is nothing to search over: the first grid point is fitted directly (recorded as such).
     """
     y = np.asarray(y)
     groups = np.asarray(groups)
     grid = {"svc__kernel": list(kernels), "svc__C": list(C)}
     n_groups = len(np.unique(groups))
-    if n_groups < 2 or len(np.unique(y)) < 2:
+    # inner splits whose training part holds a single class cannot fit an SVC: leave them out
+    splits = [] if n_groups < 2 else [
+        (tr, te) for tr, te in GroupKFold(n_splits=min(int(inner_splits), n_groups)).split(features, y, groups)
+        if len(np.unique(y[tr])) > 1]
+    if not splits or len(np.unique(y)) < 2:
         model = svm_pipeline(seed).set_params(svc__kernel=grid["svc__kernel"][0], svc__C=grid["svc__C"][0])
         model.fit(features, y)
         model.best_params_ = {"svc__kernel": grid["svc__kernel"][0], "svc__C": grid["svc__C"][0],
                               "searched": False}
         return model
-    search = GridSearchCV(svm_pipeline(seed), grid, scoring="f1_macro",
-                          cv=GroupKFold(n_splits=min(int(inner_splits), n_groups)), refit=True, n_jobs=1)
+    search = GridSearchCV(svm_pipeline(seed), grid, scoring="f1_macro", cv=splits, refit=True, n_jobs=1)
     search.fit(features, y, groups=groups)
     best = search.best_estimator_
     best.best_params_ = dict(search.best_params_, searched=True, inner_f1_macro=float(search.best_score_))
