@@ -39,6 +39,12 @@ def test_interrupted_run_resumes_without_redoing_finished_folds(tmp_path, cache,
     first_written = finished[0].stat().st_mtime_ns
 
     calls.clear()
+
+    def counting_only(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fold_module, "run_fold", counting_only)
     res = reproduce("liu2022_shufflenet", out=out, cache=cache, overrides=TINY, progress=False)
     assert len(calls) == 2  # 3 subjects, 1 already done
     assert finished[0].stat().st_mtime_ns == first_written  # read back, not rewritten
