@@ -124,3 +124,19 @@ def test_the_label_trap_catches_a_step_that_reads_held_out_labels():
 
 def test_default_checkpoint_is_not_leaky():
     assert _vcfg()["leaky"] is False
+
+
+def test_hyper_parameter_grid_search_stays_inside_the_training_fold():
+    """Paper 004's grid search: chosen on inner splits of the training subjects, the held-out labels unread."""
+    cfg = load_experiment("liu2022_shufflenet", overrides={
+        "pretrain": {"kind": "none"},
+        "finetune": {"epochs": 1, "batch_size": 12, "grid_search": True,
+                     "grid": {"learning_rate": [0.001, 0.01]}, "grid_inner_splits": 2},
+        "head": {"kind": "softmax"},
+    })
+    vcfg = variant_config(cfg, dict(cfg["variants"][0], model="shufflenet_v2"))
+    data = _fold_data(np.random.default_rng(0))
+    data.y_test = _trap(data.y_test)
+    res = run_fold(vcfg, data, seed=3)
+    chosen = res.head_params["grid_search"]
+    assert chosen["learning_rate"] in (0.001, 0.01) and 0.0 <= chosen["inner_f1_macro"] <= 1.0

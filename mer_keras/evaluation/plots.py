@@ -83,7 +83,7 @@ def plot_training_curves(history, path, title="Training curves"):
     bases = list(dict.fromkeys(m.removeprefix("val_") for m in metrics))
     cols = min(3, len(bases))
     rows = math.ceil(len(bases) / cols)
-    fig = Figure(figsize=(4.2 * cols, 3.2 * rows))
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows), layout="constrained")
     for n, base in enumerate(bases, start=1):
         ax = fig.add_subplot(rows, cols, n)
         for name, colour in ((base, "tab:blue"), (f"val_{base}", "tab:orange")):

@@ -150,6 +150,14 @@ def run_fold(vcfg, data: FoldData, *, seed=0, pretrained_weights: Path | None = 
     from .svm_head import fit_svm_head
 
     timings = {}
+    chosen = {}
+    if vcfg["finetune"].get("grid_search"):
+        t = time.perf_counter()
+        chosen, inner_f1 = choose_hyperparameters(vcfg, data, seed=seed, pretrained_weights=pretrained_weights,
+                                                  pretrain_path=pretrain_path)
+        vcfg = dict(vcfg, finetune=dict(vcfg["finetune"], **chosen, grid_search=False))
+        chosen = dict(chosen, inner_f1_macro=inner_f1)
+        timings["grid_search_s"] = time.perf_counter() - t
     set_seed(seed)
     input_shape = data.x_train.shape[1:]
     ft, head_cfg = vcfg["finetune"], vcfg["head"]
@@ -223,5 +231,53 @@ def run_fold(vcfg, data: FoldData, *, seed=0, pretrained_weights: Path | None = 
         raise ValueError(f"unknown head kind {head_cfg['kind']!r}; expected 'svm' or 'softmax'")
     timings["predict_s"] = time.perf_counter() - t
     timings["predict_ms_per_sample"] = 1000 * timings["predict_s"] / max(len(data.x_test), 1)
+    if chosen:
+        head_params["grid_search"] = chosen
     return FoldResult(y_pred=np.asarray(y_pred, dtype=int), scores=np.asarray(scores), history=history,
                       head_params=head_params, load_report=report, timings=timings, model=model, head=head)
+
+
+def choose_hyperparameters(vcfg, data: FoldData, *, seed=0, pretrained_weights=None, pretrain_path=None):
+    """Paper 004's grid search over batch size / learning rate / epochs, inside the training fold only.
+
+    Each grid point is scored by macro F1 over subject-grouped inner splits of the *training* subjects (the
+    whole inner pipeline, pre-training and head included, runs on inner-training subjects); the held-out
+    subject is never seen. Returns the best point (e.g. ``{"batch_size": 64, "learning_rate": 0.007}``) and
+    its inner macro F1.
+    """
+    import itertools
+
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import GroupKFold
+
+    ft = vcfg["finetune"]
+    grid = {k: list(v) for k, v in ft.get("grid", {}).items()}
+    if not grid:
+        raise ValueError("finetune.grid_search is on but finetune.grid is empty (e.g. batch_size = [32, 64])")
+    unknown = set(grid) - {"batch_size", "learning_rate", "epochs"}
+    if unknown:
+        raise ValueError(f"finetune.grid may hold batch_size, learning_rate, epochs; got {sorted(unknown)}")
+    groups = np.asarray(data.groups_train)
+    n_splits = min(int(ft.get("grid_inner_splits", 3)), len(np.unique(groups)))
+    if n_splits < 2:
+        raise ValueError("the grid search needs at least two training subjects")
+    splits = list(GroupKFold(n_splits=n_splits).split(data.x_train, data.y_train, groups))
+    best, best_score = None, -1.0
+    for values in itertools.product(*grid.values()):
+        point = dict(zip(grid, values))
+        inner_cfg = dict(vcfg, finetune=dict(ft, **point, grid_search=False))
+        y_true, y_pred = [], []
+        for tr, va in splits:
+            inner = FoldData(x_train=data.x_train[tr], y_train=data.y_train[tr], groups_train=groups[tr],
+                             x_test=data.x_train[va], y_test=data.y_train[va],
+                             x_pre_train=None if data.x_pre_train is None else data.x_pre_train[tr],
+                             num_classes=data.num_classes)
+            inner_pre = None if pretrain_path is None else Path(pretrain_path).with_name(f"inner_{Path(pretrain_path).name}")
+            res = run_fold(inner_cfg, inner, seed=seed, pretrained_weights=pretrained_weights,
+                           pretrain_path=inner_pre)
+            y_true.append(data.y_train[va])
+            y_pred.append(res.y_pred)
+        score = f1_score(np.concatenate(y_true), np.concatenate(y_pred), average="macro")
+        if score > best_score:
+            best, best_score = point, score
+    return best, float(best_score)
