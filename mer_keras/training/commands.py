@@ -17,6 +17,7 @@ def register(sub) -> None:
     p.add_argument("--variant", action="append", help="run only this variant (repeatable)")
     p.add_argument("--macro-manifest", help="macro-expression manifest for transfer-learning experiments")
     p.add_argument("--export", action="store_true", help="also train on all subjects and export weights + head")
+    p.add_argument("--tsne", action="store_true", help="draw a t-SNE of the exported model's embeddings (implies --export)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set finetune.epochs=3 (JSON values)")
     p.set_defaults(func=_reproduce)
@@ -64,7 +65,7 @@ def _reproduce(args) -> int:
     t = time.perf_counter()
     res = reproduce(args.experiment, data=args.data, out=args.out, cache=args.cache, seed=args.seed,
                     variants=args.variant, export=args.export, overrides=parse_overrides(args.set),
-                    macro_manifest=args.macro_manifest)
+                    macro_manifest=args.macro_manifest, tsne=args.tsne)
     run_dir = Path(res["run_dir"])
     print_table([run_dir])
     print(f"\nwall time {time.perf_counter() - t:.0f}s; results, MEGC logs and figures in {run_dir}/")

@@ -154,7 +154,7 @@ def _fold_details(run_dir: Path, variant: str) -> list[dict]:
 
 def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = None, cache: str | Path | None = None,
               seed: int = 0, variants=None, export: bool = False, overrides=None, macro_manifest=None,
-              progress=True) -> dict:
+              progress=True, tsne: bool = False) -> dict:
     """Run an experiment end to end; returns the results dict also written to ``out/results.json``."""
     from ..evaluation import pooled_scores, write_megc_log
     from ..evaluation.plots import plot_confusion_matrix, plot_training_curves
@@ -213,8 +213,10 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
         curves = [d["history"].get("finetune", {}) for d in details]
         if curves:
             plot_training_curves(curves, run_dir / f"curves_{v['name']}.png")
-        if export:
-            export_model(vcfg, micro, x, x_pre, run_dir, seed, cfg)
+        if export or tsne:
+            out_dir = export_model(vcfg, micro, x, x_pre, run_dir, seed, cfg)
+        if tsne:
+            tsne_of_export(out_dir, x, micro, cfg["classes"], run_dir / f"tsne_{v['name']}.png")
     main = chosen[0]["name"]
     write_megc_log(predictions[main], run_dir / "megc_log.txt")
     timings["total_s_this_run"] = time.perf_counter() - t0
@@ -257,6 +259,21 @@ def export_model(vcfg, micro, x, x_pre, run_dir: Path, seed: int, cfg) -> Path:
         {"model": vcfg["model"], "preprocess": cfg["preprocess"], "classes": cfg["classes"],
          "head": vcfg["head"]["kind"], "input_shape": list(x.shape[1:])}, indent=2))
     return out
+
+
+def tsne_of_export(export_dir: Path, x, micro, classes, path: Path) -> Path:
+    """t-SNE of the exported (all-subjects) model's embeddings of every clip: a picture of what the
+    network learned, drawn from training data (it says nothing about held-out performance)."""
+    import keras
+
+    from ..evaluation.plots import plot_tsne
+    from ..models import embedding_model
+    from .embeddings import batched_outputs
+
+    model = keras.saving.load_model(export_dir / "model.keras")
+    feats = batched_outputs(embedding_model(model), x)
+    return plot_tsne(feats, micro["label"].to_numpy(), path, class_names=classes,
+                     title="t-SNE of embeddings (model trained on all subjects)")
 
 
 def print_table(run_dirs) -> str:
