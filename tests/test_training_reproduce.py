@@ -85,3 +85,10 @@ def test_predict_runs_one_clip_through_the_export(run_dir, cache):
     with pytest.raises(ValueError, match="onset"):
         predict_clip(row["frames_dir"], export / "model.weights.h5", head=export / "head.joblib",
                      onset=5, apex=2)
+
+
+def test_rerun_with_other_settings_refuses_to_mix_folds(run_dir, cache):
+    """Finished folds of one configuration are never pooled with another's."""
+    changed = dict(TINY, finetune={"epochs": 2, "batch_size": 8})
+    with pytest.raises(ValueError, match="other settings"):
+        reproduce("liu2022_shufflenet", out=run_dir, cache=cache, overrides=changed, progress=False)

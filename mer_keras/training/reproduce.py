@@ -108,6 +108,9 @@ def run_variant(cfg, vcfg, micro, x, x_pre, cache, run_dir, seed, macro=None, pr
     from .fold import FoldData, run_fold
 
     store = FoldStore(run_dir, vcfg["name"])
+    check_same_setup(run_dir / "folds" / f"{vcfg['name']}.setup.json",
+                     {"variant": vcfg, "seed": seed, "input_shape": list(x.shape[1:]),
+                      "clips": micro[["dataset", "subject", "clip", "label"]].astype(str).agg("/".join, axis=1).tolist()})
     folds = loso_folds(micro)
     num_classes = len(cfg["classes"])
     y = micro["label"].to_numpy()
@@ -142,6 +145,23 @@ def run_variant(cfg, vcfg, micro, x, x_pre, cache, run_dir, seed, macro=None, pr
             log(f"[{vcfg['name']}] fold {k}/{len(folds)} {subject}: {int((res.y_pred == y[te]).sum())}/{len(te)} "
                 f"correct, {time.perf_counter() - t:.1f}s (eta {eta / 60:.1f} min)")
     return store.load_all()
+
+
+def check_same_setup(path: Path, setup: dict) -> None:
+    """Resume only what the same settings started: finished folds of another configuration, seed or
+    clip list are never mixed into this run's pooled scores."""
+    from ..evaluation.results import atomic_write_json
+
+    text = json.loads(json.dumps(setup, sort_keys=True, default=str))
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old != text:
+            changed = sorted(k for k in set(old) | set(text) if old.get(k) != text.get(k))
+            raise ValueError(f"{path.parent.parent} holds folds of variant {setup['variant']['name']!r} run with "
+                             f"other settings ({', '.join(changed)} differ); use another --out, or delete "
+                             f"{path.parent / setup['variant']['name']} to recompute")
+        return
+    atomic_write_json(path, text)
 
 
 def _safe(subject: str) -> str:
