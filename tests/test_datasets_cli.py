@@ -68,3 +68,13 @@ def test_manifest_command_usage_errors(tmp_path, capsys):
     assert "give --root" in capsys.readouterr().err
     assert main(["manifest", "megc2019", "--root", str(tmp_path), "--out", str(tmp_path / "x.csv")]) == 2
     assert "--casme2/--samm/--smic" in capsys.readouterr().err
+
+
+def test_an_option_the_reader_does_not_take_is_a_clear_error(tmp_path, capsys):
+    from mer_keras.cli import main
+
+    code = main(["manifest", "smic-hs", "--root", str(tmp_path), "--missing-apex", "drop",
+                 "--out", str(tmp_path / "m.csv")])
+    assert code == 2
+    assert "does not take --missing-apex" in capsys.readouterr().err
+    assert not (tmp_path / "m.csv").exists()

@@ -87,14 +87,18 @@ def test_emotion_mix_is_megc_like():
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path):
+    import time
+
     kw = {"subjects": 2, "clips_per_subject": 2, "size": 128, "progress": False}
     a = synthme.generate(tmp_path / "a", seed=3, **kw)
+    time.sleep(2.1)  # zip entries carry times to the 2-second step: the sheet must not
     b = synthme.generate(tmp_path / "b", seed=3, **kw)
     c = synthme.generate(tmp_path / "c", seed=4, **kw)
     files = sorted(p.relative_to(a) for p in (a / synthme.MICRO_FRAMES).rglob("*.jpg"))
     assert len(files) > 20
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
     assert (a / synthme.METADATA).read_text() == (b / synthme.METADATA).read_text()
+    assert (a / synthme.MICRO_SHEET).read_bytes() == (b / synthme.MICRO_SHEET).read_bytes()
     assert (a / synthme.METADATA).read_text() != (c / synthme.METADATA).read_text()
     assert synthme.generate(tmp_path / "a", seed=3, **kw) == a  # finished corpus: returned as is
     with pytest.raises(FileExistsError, match="different SynthME corpus"):
@@ -264,3 +268,14 @@ def test_cli_synth(tmp_path, capsys):
     assert main(args) == 0  # same arguments: nothing to do
     assert main(args[:-1] + ["--seed", "9", "--quiet"]) == 2
     assert "different SynthME corpus" in capsys.readouterr().err
+
+
+def test_an_interrupted_corpus_is_regenerated_without_stale_frames(tmp_path):
+    kw = {"subjects": 1, "clips_per_subject": 2, "size": 128, "progress": False, "seed": 3}
+    root = synthme.generate(tmp_path / "a", **kw)
+    stale = next((root / synthme.MICRO_FRAMES).rglob("*.jpg")).with_name("img99999.jpg")
+    stale.write_bytes(b"left by an interrupted run")
+    (root / synthme.METADATA).unlink()  # the metadata is written last: its absence means "interrupted"
+    synthme.generate(tmp_path / "a", **kw)
+    assert not stale.exists()
+    assert (root / synthme.METADATA).is_file()

@@ -88,3 +88,45 @@ def test_svm_head_grid_search_splits_by_subject(monkeypatch):
     assert seen and all(not (a & b) for a, b in seen)
     assert head.best_params_["searched"] is True
     assert (head.predict(x) == y).mean() > 0.8
+
+
+def test_run_variant_hands_each_fold_only_its_training_subjects(tmp_path, monkeypatch):
+    """The indexing between the manifest and the fold arrays: the held-out subject is never in training."""
+    import pandas as pd
+
+    import mer_keras.training.fold as fold_module
+    from mer_keras.training.fold import FoldResult
+    from mer_keras.training.reproduce import run_variant
+
+    subjects = np.repeat(["t/a", "t/b", "t/c"], [3, 4, 5])
+    micro = pd.DataFrame({"dataset": "t", "subject": subjects, "clip": [f"c{i}" for i in range(12)],
+                          "label": np.arange(12) % 3})
+    x = np.arange(12, dtype="float32").reshape(12, 1, 1, 1)
+    x_pre = -x
+    seen = []
+
+    def fake_fold(vcfg, data, **kwargs):
+        held_out = set(micro["subject"]) - set(data.groups_train)
+        assert len(held_out) == 1
+        (subject,) = held_out
+        rows = micro["subject"] == subject
+        np.testing.assert_array_equal(data.x_test[:, 0, 0, 0], x[rows.to_numpy(), 0, 0, 0])
+        np.testing.assert_array_equal(data.x_pre_train, -data.x_train)  # the same rows, pre-training input
+        assert len(data.x_train) == len(data.groups_train) == 12 - rows.sum()
+        seen.append(subject)
+        return FoldResult(y_pred=np.zeros(rows.sum(), int), scores=np.zeros((rows.sum(), 3)))
+
+    monkeypatch.setattr(fold_module, "run_fold", fake_fold)
+    cfg = load_experiment("liu2022_shufflenet")
+    cfg["classes"] = ["negative", "positive", "surprise"]
+    vcfg = variant_config(cfg, cfg["variants"][0])
+    preds = run_variant(cfg, vcfg, micro, x, x_pre, tmp_path, seed=0, progress=False)
+    assert sorted(seen) == ["t/a", "t/b", "t/c"] and len(preds) == 12
+
+
+def test_mirroring_flow_inputs_mirrors_their_vectors():
+    from mer_keras.training.fold import array_kind
+
+    assert array_kind("flow") == array_kind("flow_stack") == "flow"
+    assert array_kind("flow_hsv") == "flow_hsv"
+    assert array_kind("apex") == array_kind("ars") == array_kind("frame_stack") == "image"

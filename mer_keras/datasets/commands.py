@@ -37,8 +37,19 @@ def register(subparsers) -> None:
 
 
 def _reader_options(args) -> dict:
+    """The reader options given on the command line; one the dataset's reader does not take is an error."""
+    import inspect
+
+    from .registry import get
+
     opts = {"sheet": args.sheet, "frames": args.frames, "missing_apex": args.missing_apex}
-    return {k: v for k, v in opts.items() if v is not None}
+    opts = {k: v for k, v in opts.items() if v is not None}
+    accepted = inspect.signature(get(args.dataset).function()).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        unknown = sorted(set(opts) - set(accepted))
+        if unknown:
+            raise ValueError(f"{args.dataset} does not take {', '.join('--' + u.replace('_', '-') for u in unknown)}")
+    return opts
 
 
 def run(args) -> int:
@@ -84,6 +95,9 @@ def run(args) -> int:
                                on_error=on_error, **_reader_options(args))
     except ManifestError as e:
         print(f"nothing written: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        print(f"mer-keras manifest {args.dataset}: {e}", file=sys.stderr)
         return 2
     problems = df.attrs.get("problems", [])
     skipped = skipped_table(df)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .manifest import ManifestError, select_protocol, validate
+from .manifest import ManifestError, Problem, select_protocol, validate
 from .reading import SKIPPED_COLUMNS, check_on_error
 from .registry import MEGC2019_DATASETS, get
 
@@ -50,7 +50,8 @@ def load_manifest(dataset, root=None, protocol=None, megc_gt=None, on_error="rai
     everything, _ = select_protocol(rows, "all")
     row_problems = validate(everything, check_frames=False, raise_on_error=False)
     bad = {p.row for p in row_problems}
-    problems += row_problems
+    # the table index means nothing to a user: each problem already names its sheet row in `file`
+    problems += [Problem(None, p.clip, p.file, p.message) for p in row_problems]
     good = rows.reset_index(drop=True)
     good = good.loc[~good.index.isin(list(bad))].reset_index(drop=True)
 

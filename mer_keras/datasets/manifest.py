@@ -197,6 +197,15 @@ def validate(df: pd.DataFrame, check_frames: bool = True, raise_on_error: bool =
         files = [n for n in str(row["frame_files"]).split(FRAME_SEP) if n and n != "nan"]
         if not files:
             bad(f"no frames listed for the clip in {row['frames_dir']}")
+        try:
+            numbers = [frame_number(n) for n in files]
+        except ValueError as e:
+            bad(str(e))
+            numbers = []
+        repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+        if repeated:
+            names = [f for f, n in zip(files, numbers) if n == repeated[0]]
+            bad(f"frame number {repeated[0]} appears in several files {names}: which one is the frame is ambiguous")
         for col in ("onset_idx", "apex_idx", "offset_idx"):
             k = int(row[col])
             if not 0 <= k < max(len(files), 1):

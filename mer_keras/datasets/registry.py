@@ -17,10 +17,13 @@ class DatasetSpec:
     reports: bool = True
     """Whether the reader takes ``on_error`` (and so can return problems instead of raising)."""
 
-    def read(self, root, **kwargs):
+    def function(self):
+        """The reader function itself (imported on first use)."""
         module_name, function = self.reader.split(":")
-        module = importlib.import_module(f"mer_keras.datasets.{module_name}")
-        return getattr(module, function)(root, **{**self.kwargs, **kwargs})
+        return getattr(importlib.import_module(f"mer_keras.datasets.{module_name}"), function)
+
+    def read(self, root, **kwargs):
+        return self.function()(root, **{**self.kwargs, **kwargs})
 
 
 def _spec(key, reader, protocol, description, **kwargs):

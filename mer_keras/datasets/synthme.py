@@ -21,10 +21,14 @@ enlarged about nine times, so faces are blurrier than real recordings.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
+import shutil
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -185,7 +189,13 @@ def _already_done(root: Path, settings: dict) -> bool:
     foreign = [p.name for p in root.iterdir() if p.name not in ours]
     if foreign:
         raise FileExistsError(f"{root} is not empty (holds {foreign[:3]}); SynthME writes into an empty folder")
-    return False  # an interrupted run of ours: overwrite it
+    for name in ours:  # an interrupted run of ours: start clean, so no stale frame survives in a clip folder
+        target = root / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    return False
 
 
 def _subject_names(n, macro):
@@ -373,4 +383,17 @@ def _write_sheet(path: Path, rows):
         cell.number_format = "@"  # text, like the original's '01'
     stamp = datetime.datetime(2014, 5, 8)
     wb.properties.created = wb.properties.modified = stamp
-    wb.save(path)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    # re-zip with fixed entry times: the same seed gives the same bytes, the spreadsheet included
+    buffer.seek(0)
+    out = io.BytesIO()
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2014, 5, 8, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" with the save time
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2014-05-08T00:00:00Z", data)
+            dst.writestr(fixed, data)
+    Path(path).write_bytes(out.getvalue())

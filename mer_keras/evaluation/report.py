@@ -23,6 +23,7 @@ TABLE_COLUMNS = ("dataset", "method", "kind", "uf1", "uar", "accuracy", "n", "co
 DATASET_ORDER = (ALL, "casme2", "smic", "samm", "mmew")
 SYNTHETIC_DATASETS = ("synthme",)
 SYNTHETIC_NOTE = "SynthME (synthetic), not comparable to published"
+OVERRIDDEN_NOTE = "settings changed with --set (see results.json config.overrides)"
 LEAKY_NOTE = "leaky option"
 
 
@@ -77,11 +78,14 @@ def _run_rows(run_dir: Path, doc: dict) -> list[dict]:
             continue
         models.append([label, v["scores"], leaky, _leak_description(v) if leaky else ""])
     synthetic = _is_synthetic(doc)
+    overridden = bool(_extra(doc).get("overridden"))
     rows = []
     for method, scores, leaky, description in models:
         reasons = []
         if synthetic:
             reasons.append(SYNTHETIC_NOTE)
+        if overridden:
+            reasons.append(OVERRIDDEN_NOTE)
         if leaky:
             reasons.append(f"{LEAKY_NOTE}: {description}" if description else LEAKY_NOTE)
         for dataset, s in scores.items():

@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -103,7 +104,7 @@ def _work(row: dict, representation: str, params: dict, path: str, given=None):
         if params["on_no_face"] == "previous" and given is None:
             return "no_face", str(e)
         return "error", f"{e} (use on_no_face='previous' or 'center' for an explicit fallback)"
-    except (ValueError, OSError, RuntimeError) as e:
+    except (ValueError, OSError, RuntimeError, cv2.error) as e:  # cv2.error derives from Exception only
         return "error", f"clip {reps.clip_name(row)}: {e}" if "clip " not in str(e) else str(e)
 
 

@@ -7,8 +7,12 @@ Each ``[[variants]]`` entry may override any section (``pretrain = { kind = "non
 from __future__ import annotations
 
 import copy
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 SECTIONS = ("preprocess", "pretrain", "finetune", "head")
 
@@ -17,7 +21,7 @@ DEFAULTS = {
     "pretrain": {"kind": "none", "epochs": 10, "batch_size": 32, "optimizer": "adam",
                  "learning_rate": 0.001, "balanced": True, "masks": None},
     "finetune": {"epochs": 10, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.001,
-                 "balanced": True, "flip_balance": False, "reduce_lr_on_plateau": False,
+                 "balanced": True, "balance": "none", "reduce_lr_on_plateau": False,
                  "gradual_unfreezing": False, "dropout": 0.5, "l2": 0.0,
                  "checkpoint": "last"},
     "head": {"kind": "svm", "kernels": ["linear", "rbf"], "C": [0.1, 1.0, 10.0], "inner_splits": 3},

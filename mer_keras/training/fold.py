@@ -7,6 +7,7 @@ the results mark as leaky.
 """
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,7 +111,9 @@ def build_model(name, input_shape, num_classes, section, softmax=True):
 
 def array_kind(representation: str) -> str:
     """What the channels hold, so a mirrored flow image also mirrors its vectors."""
-    return representation if representation in ("flow", "flow_hsv") else "image"
+    if representation in ("flow", "flow_stack"):
+        return "flow"
+    return "flow_hsv" if representation == "flow_hsv" else "image"
 
 
 def _augmenter(section, kind):
@@ -144,7 +147,11 @@ def run_fold(vcfg, data: FoldData, *, seed=0, pretrained_weights: Path | None = 
              pretrain_path: Path | None = None) -> FoldResult:
     """Train on the fold's training arrays, predict the held-out subject. See the module docstring."""
     from ..models import load_pretrained
-    from ..preprocessing.augment import balance_by_flipping
+    from ..models.common import HEAD_LAYER_NAMES
+    from ..preprocessing.augment import (
+        balance_by_flipping,
+        balance_by_random_transforms,
+    )
     from .embeddings import batched_outputs
     from .fit import train_classifier
     from .svm_head import fit_svm_head
@@ -164,11 +171,14 @@ def run_fold(vcfg, data: FoldData, *, seed=0, pretrained_weights: Path | None = 
     history = {}
     report = ""
     pre_kind = vcfg["pretrain"]["kind"]
+    scratch = None
     if pre_kind == "flow":
         t = time.perf_counter()
-        path = pretrain_path or Path("pretrain.weights.h5")
-        history["pretrain"] = pretrain_on_fold(vcfg, data, input_shape, seed, path)
-        pretrained_weights = path
+        if pretrain_path is None:  # keep nothing in the caller's working directory
+            scratch = tempfile.TemporaryDirectory(prefix="mer_keras_pretrain_")
+            pretrain_path = Path(scratch.name) / "pretrain.weights.h5"
+        history["pretrain"] = pretrain_on_fold(vcfg, data, input_shape, seed, pretrain_path)
+        pretrained_weights = pretrain_path
         timings["pretrain_s"] = time.perf_counter() - t
     elif pre_kind == "macro" and pretrained_weights is None:
         raise ValueError("pretrain kind 'macro' needs the macro-expression weights (pretrained_weights)")
@@ -179,11 +189,23 @@ def run_fold(vcfg, data: FoldData, *, seed=0, pretrained_weights: Path | None = 
     set_seed(seed + 1)
     model = fresh_model(vcfg["model"], input_shape, data.num_classes, ft)
     if pre_kind != "none":
-        report = str(load_pretrained(model, pretrained_weights))
+        loaded = load_pretrained(model, pretrained_weights)
+        report = str(loaded)
+        missed = {k: v for k, v in loaded.skipped.items() if k not in HEAD_LAYER_NAMES}
+        if missed:  # the pre-trained network has the same architecture: every backbone layer must load
+            raise ValueError(f"pre-trained weights {pretrained_weights} did not load into backbone layers "
+                             f"{sorted(missed)[:5]}{'...' if len(missed) > 5 else ''}: {report}")
+    if scratch is not None:
+        scratch.cleanup()
     kind = array_kind(vcfg["preprocess"]["representation"])
     x_fit, y_fit = data.x_train, data.y_train
-    if ft.get("flip_balance"):
+    balance = ft.get("balance", "none")
+    if balance == "flip":  # paper 000: minority classes grown by horizontal flips
         x_fit, y_fit = balance_by_flipping(x_fit, y_fit, np.random.default_rng(seed), kind=kind)
+    elif balance == "random_transforms":  # paper 004: random shifts or flips until classes are even
+        x_fit, y_fit = balance_by_random_transforms(x_fit, y_fit, np.random.default_rng(seed), kind=kind)
+    elif balance != "none":
+        raise ValueError(f"unknown finetune.balance {balance!r}; expected 'none', 'flip' or 'random_transforms'")
     callbacks = []
     if ft.get("gradual_unfreezing"):
         from ..models import GradualUnfreezing

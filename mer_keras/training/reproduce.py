@@ -6,6 +6,7 @@ softmax head -> predictions, written as soon as the fold ends. A rerun skips the
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -74,50 +75,81 @@ def prepared(manifest, pre: dict, cache: Path, masks=None) -> np.ndarray:
     return prepare(manifest, pre["representation"], cache / "prepared", **params).stack()
 
 
-def macro_pretrain(vcfg, macro, pre, cache: Path, run_dir: Path, seed: int, num_classes: int) -> Path:
-    """Paper 004's macro-expression training, once per model: no micro-expression subject is involved."""
+def fingerprint(obj) -> str:
+    """Short stable hash of JSON-able settings (arrays hashed by their bytes)."""
+    def default(o):
+        if isinstance(o, np.ndarray):
+            return hashlib.sha256(np.ascontiguousarray(o).tobytes()).hexdigest() + str(o.shape)
+        return str(o)
+
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=default).encode()).hexdigest()[:16]
+
+
+def clip_ids(manifest) -> list[str]:
+    return manifest[["dataset", "subject", "clip", "label"]].astype(str).agg("/".join, axis=1).tolist()
+
+
+def class_names(manifest) -> list[str]:
+    """Class names by label id 0..K-1 under the manifest's protocol; inconsistent labels are an error."""
+    from ..datasets.labels import classes_for
+
+    pairs = set(zip(manifest["label"].astype(int), manifest["class_name"]))
+    protocols = set(manifest["protocol"])
+    if len(protocols) == 1 and (protocol := protocols.pop()) != "all":
+        classes = list(classes_for(protocol))
+    else:
+        classes = [name for _, name in sorted(pairs)]
+    bad = sorted(p for p in pairs if not (0 <= p[0] < len(classes) and classes[p[0]] == p[1]))
+    if bad or len({name for _, name in pairs}) != len(pairs):
+        raise ValueError(f"labels and class names disagree with classes {classes}: {bad or sorted(pairs)}")
+    return classes
+
+
+def macro_pretrain(vcfg, macro, pre, cache: Path, run_dir: Path, seed: int, classes: list[str]) -> Path:
+    """Paper 004's macro-expression training, once per model and settings: no micro-expression subject is
+    involved. The weights file is named by a hash of everything that shapes it, so changed settings retrain."""
+    from ..evaluation.results import atomic_write_json
     from .fit import train_classifier
     from .fold import fresh_model, set_seed
 
-    path = run_dir / "pretrain" / f"macro_{vcfg['model']}.weights.h5"
+    macro_classes = class_names(macro)
+    if macro_classes != classes:
+        raise ValueError(f"the macro-expression manifest's classes {macro_classes} differ from the micro "
+                         f"classes {classes}: the transferred head would mean other things")
+    key = fingerprint({"model": vcfg["model"], "pretrain": vcfg["pretrain"], "finetune": vcfg["finetune"],
+                       "preprocess": pre, "clips": clip_ids(macro), "seed": seed})
+    path = run_dir / "pretrain" / f"macro_{vcfg['model']}_{key}.weights.h5"
     if path.is_file():
         return path
     t = time.perf_counter()
     x = prepared(macro, pre, cache)
     y = macro["label"].to_numpy()
     set_seed(seed)
-    model = fresh_model(vcfg["model"], x.shape[1:], num_classes, vcfg["finetune"])
+    model = fresh_model(vcfg["model"], x.shape[1:], len(classes), vcfg["finetune"])
     p = vcfg["pretrain"]
     log(f"macro-expression pre-training of {vcfg['model']} on {len(x)} apex images ({p['epochs']} epochs)")
-    hist = train_classifier(model, x, y, num_classes=num_classes, epochs=p["epochs"], batch_size=p["batch_size"],
-                            optimizer=p["optimizer"], learning_rate=p["learning_rate"],
+    hist = train_classifier(model, x, y, num_classes=len(classes), epochs=p["epochs"],
+                            batch_size=p["batch_size"], optimizer=p["optimizer"], learning_rate=p["learning_rate"],
                             momentum=p.get("momentum", 0.9), balanced=p.get("balanced", True), seed=seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(str(path))
-    from ..evaluation.results import atomic_write_json
-
     atomic_write_json(path.with_suffix(".history.json"),
                       {"history": hist, "seconds": time.perf_counter() - t, "n": len(x)})
     return path
 
 
-def run_variant(cfg, vcfg, micro, x, x_pre, cache, run_dir, seed, macro=None, progress=True):
-    """All LOSO folds of one variant; finished folds are read back, not recomputed."""
+def run_variant(cfg, vcfg, micro, x, x_pre, run_dir, seed, macro_weights=None, progress=True):
+    """All LOSO folds of one variant; finished folds of the same settings are read back, not recomputed."""
     from ..evaluation import FoldStore, loso_folds
     from ..evaluation.results import atomic_write_json
     from .fold import FoldData, run_fold
 
     store = FoldStore(run_dir, vcfg["name"])
-    check_same_setup(run_dir / "folds" / f"{vcfg['name']}.setup.json",
-                     {"variant": vcfg, "seed": seed, "input_shape": list(x.shape[1:]),
-                      "clips": micro[["dataset", "subject", "clip", "label"]].astype(str).agg("/".join, axis=1).tolist()})
     folds = loso_folds(micro)
+    check_same_setup(store.folder, setup_of(vcfg, seed, x, x_pre, micro, macro_weights))
     num_classes = len(cfg["classes"])
     y = micro["label"].to_numpy()
     groups = micro["subject"].to_numpy()
-    macro_weights = None
-    if vcfg["pretrain"]["kind"] == "macro":
-        macro_weights = macro_pretrain(vcfg, macro, cfg["preprocess"], cache, run_dir, seed, num_classes)
     t_variant = time.perf_counter()
     done_now = 0
     for k, (subject, tr, te) in enumerate(folds, 1):
@@ -144,24 +176,47 @@ def run_variant(cfg, vcfg, micro, x, x_pre, cache, run_dir, seed, macro=None, pr
             eta = elapsed / done_now * left
             log(f"[{vcfg['name']}] fold {k}/{len(folds)} {subject}: {int((res.y_pred == y[te]).sum())}/{len(te)} "
                 f"correct, {time.perf_counter() - t:.1f}s (eta {eta / 60:.1f} min)")
-    return store.load_all()
+    preds = store.load_all()
+    expected = {f.subject for f in folds}
+    if set(preds["subject"]) != expected:
+        raise ValueError(f"{store.folder} holds folds of subjects {sorted(set(preds['subject']) - expected)} "
+                         f"and lacks {sorted(expected - set(preds['subject']))}: not this run's subjects")
+    return preds
 
 
-def check_same_setup(path: Path, setup: dict) -> None:
-    """Resume only what the same settings started: finished folds of another configuration, seed or
-    clip list are never mixed into this run's pooled scores."""
+def setup_of(vcfg, seed, x, x_pre, micro, macro_weights) -> dict:
+    """Everything that decides a variant's fold results (inputs by hash), for the resume check."""
+    from .. import __version__
+
+    return {"variant": vcfg, "seed": seed, "package": __version__,
+            "inputs": fingerprint({"x": x, "x_pre": x_pre}), "clips": fingerprint(clip_ids(micro)),
+            "macro_weights": None if macro_weights is None else Path(macro_weights).name}
+
+
+def check_same_setup(folder: Path, setup: dict) -> None:
+    """Resume only what the same settings started: folds of another configuration, seed, input or clip
+    list are never mixed into this run's pooled scores."""
     from ..evaluation.results import atomic_write_json
 
+    path = folder / SETUP_FILE
     text = json.loads(json.dumps(setup, sort_keys=True, default=str))
     if path.is_file():
         old = json.loads(path.read_text())
         if old != text:
             changed = sorted(k for k in set(old) | set(text) if old.get(k) != text.get(k))
-            raise ValueError(f"{path.parent.parent} holds folds of variant {setup['variant']['name']!r} run with "
-                             f"other settings ({', '.join(changed)} differ); use another --out, or delete "
-                             f"{path.parent / setup['variant']['name']} to recompute")
+            if "variant" in changed:
+                changed += [f"variant.{k}" for k in sorted(set(old["variant"]) | set(text["variant"]))
+                            if old["variant"].get(k) != text["variant"].get(k)]
+            raise ValueError(f"{folder} holds folds run with other settings ({', '.join(changed)} differ); "
+                             f"use another --out, or delete {folder} to recompute")
         return
+    if any(folder.glob("*.csv")):
+        raise ValueError(f"{folder} holds fold results without the {SETUP_FILE} that says how they were made; "
+                         f"use another --out, or delete {folder} to recompute")
     atomic_write_json(path, text)
+
+
+SETUP_FILE = "setup.json"
 
 
 def _safe(subject: str) -> str:
@@ -169,7 +224,10 @@ def _safe(subject: str) -> str:
 
 
 def _fold_details(run_dir: Path, variant: str) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((run_dir / "folds" / variant).glob("*.json"))]
+    """The per-fold sidecars (history, head, timings) of the variant's fold CSVs."""
+    folder = run_dir / "folds" / variant
+    return [json.loads(p.with_suffix(".json").read_text()) for p in sorted(folder.glob("*.csv"))
+            if p.with_suffix(".json").is_file()]
 
 
 def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = None, cache: str | Path | None = None,
@@ -178,10 +236,11 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
     """Run an experiment end to end; returns the results dict also written to ``out/results.json``."""
     from ..evaluation import pooled_scores, write_megc_log
     from ..evaluation.plots import plot_confusion_matrix, plot_training_curves
-    from ..evaluation.results import write_results_json
+    from ..evaluation.results import read_results_json, write_results_json
 
     t0 = time.perf_counter()
     cfg = load_experiment(experiment, synthme=(data == SYNTHME), overrides=overrides)
+    cfg["overrides"] = overrides or {}
     if macro_manifest:
         cfg["macro_manifest"] = str(macro_manifest)
     run_dir = Path(out or Path("runs") / cfg["name"])
@@ -190,14 +249,14 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
     timings = {}
 
     micro, macro = load_data(cfg, data, cache, seed)
-    cfg["classes"] = sorted(set(zip(micro["label"], micro["class_name"])))
-    cfg["classes"] = [name for _, name in cfg["classes"]]
+    cfg["classes"] = class_names(micro)
     t = time.perf_counter()
     x = prepared(micro, cfg["preprocess"], cache)
-    pre_masks = {tuple(variant_config(cfg, v)["pretrain"].get("masks") or ()) for v in cfg["variants"]
-                 if variant_config(cfg, v)["pretrain"]["kind"] == "flow"
-                 and variant_config(cfg, v)["pretrain"].get("masks") is not None}
-    x_pre = {m: prepared(micro, cfg["preprocess"], cache, masks=list(m)) for m in pre_masks}
+    x_pre = {}
+    for v in cfg["variants"]:
+        pm = pretrain_masks(variant_config(cfg, v))
+        if pm is not None and pm not in x_pre:
+            x_pre[pm] = prepared(micro, cfg["preprocess"], cache, masks=list(pm))
     timings["prepare_s"] = time.perf_counter() - t
     log(f"{len(micro)} clips, {micro['subject'].nunique()} subjects, input {x.shape[1:]}, "
         f"classes {cfg['classes']} ({timings['prepare_s']:.1f}s preprocessing)")
@@ -205,23 +264,27 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
     chosen = [v for v in cfg["variants"] if not variants or v["name"] in variants]
     if not chosen:
         raise ValueError(f"no variant among {variants}; known: {[v['name'] for v in cfg['variants']]}")
-    results_variants = {}
+    previous = read_results_json(run_dir) if (run_dir / "results.json").is_file() else {}
+    results_variants = dict(previous.get("variants", {}))  # variants run earlier into this folder stay
     predictions = {}
     for v in chosen:
         vcfg = variant_config(cfg, v)
         t = time.perf_counter()
-        pm = vcfg["pretrain"].get("masks")
-        xp = x_pre.get(tuple(pm)) if vcfg["pretrain"]["kind"] == "flow" and pm is not None else None
-        preds = run_variant(cfg, vcfg, micro, x, xp, cache, run_dir, seed, macro=macro, progress=progress)
+        pm = pretrain_masks(vcfg)
+        xp = None if pm is None else x_pre[pm]
+        macro_weights = None
+        if vcfg["pretrain"]["kind"] == "macro":
+            macro_weights = macro_pretrain(vcfg, macro, cfg["preprocess"], cache, run_dir, seed, cfg["classes"])
+        preds = run_variant(cfg, vcfg, micro, x, xp, run_dir, seed, macro_weights=macro_weights,
+                            progress=progress)
         predictions[v["name"]] = preds
-        labels = list(range(len(cfg["classes"])))
-        scores = pooled_scores(preds, labels=labels)
+        scores = pooled_scores(preds, labels=list(range(len(cfg["classes"]))))
         details = _fold_details(run_dir, v["name"])
         fold_t = [d["timings"] for d in details]
         results_variants[v["name"]] = {
             "label": vcfg["label"], "model": vcfg["model"], "published": vcfg["published"],
             "leaky": vcfg["leaky"], "scores": scores,
-            "config": {k: vcfg[k] for k in ("pretrain", "finetune", "head")},
+            "config": {k: vcfg[k] for k in ("preprocess", "pretrain", "finetune", "head")},
             "timings": {"variant_s_this_run": time.perf_counter() - t,
                         "predict_ms_per_sample": float(np.mean([f.get("predict_ms_per_sample", np.nan)
                                                                 for f in fold_t])) if fold_t else None},
@@ -234,50 +297,70 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
         if curves:
             plot_training_curves(curves, run_dir / f"curves_{v['name']}.png")
         if export or tsne:
-            out_dir = export_model(vcfg, micro, x, x_pre, run_dir, seed, cfg)
+            out_dir = export_model(vcfg, micro, x, xp, run_dir, seed, cfg, macro_weights)
         if tsne:
             tsne_of_export(out_dir, x, micro, cfg["classes"], run_dir / f"tsne_{v['name']}.png")
-    main = chosen[0]["name"]
-    write_megc_log(predictions[main], run_dir / "megc_log.txt")
+    # the experiment's main variant (its first) heads the results when it has been run into this folder
+    main = next(v["name"] for v in cfg["variants"] if v["name"] in results_variants)
+    if main in predictions:
+        write_megc_log(predictions[main], run_dir / "megc_log.txt")
     timings["total_s_this_run"] = time.perf_counter() - t0
     clean_cfg = {k: v for k, v in cfg.items() if k != "variants"}
     clean_cfg["data"] = data
-    clean_cfg["variants"] = [v["name"] for v in chosen]
+    clean_cfg["variants"] = [v["name"] for v in cfg["variants"] if v["name"] in results_variants]
     write_results_json(run_dir, config=clean_cfg, scores=results_variants[main]["scores"],
                        variants=results_variants, timings=timings, seeds={"seed": seed},
                        extra={"experiment": cfg["name"], "paper": cfg.get("paper"), "dataset": data,
-                              "synthetic": data == SYNTHME, "n_clips": len(micro),
-                              "n_subjects": int(micro["subject"].nunique())})
+                              "synthetic": data == SYNTHME, "overridden": bool(cfg["overrides"]),
+                              "n_clips": len(micro), "n_subjects": int(micro["subject"].nunique())})
     results = json.loads((run_dir / "results.json").read_text())
     results["run_dir"] = str(run_dir)
     return results
 
 
-def export_model(vcfg, micro, x, x_pre, run_dir: Path, seed: int, cfg) -> Path:
-    """Train the variant on *all* subjects (no test subject left) and save weights + head for `predict`."""
+def pretrain_masks(vcfg) -> tuple | None:
+    """Masks of the flow pre-training input when they differ from the fine-tuning input's, else None."""
+    pm = vcfg["pretrain"].get("masks")
+    if vcfg["pretrain"]["kind"] != "flow" or pm is None:
+        return None
+    return tuple(pm)
+
+
+def export_model(vcfg, micro, x, x_pre, run_dir: Path, seed: int, cfg, macro_weights=None) -> Path:
+    """Train the variant on *all* subjects (no test subject left) and save weights + head for `predict`.
+
+    The same stages as a fold (same pre-training input, same macro weights); an export made with other
+    settings is recomputed, never reused.
+    """
     import joblib
 
+    from ..evaluation.results import atomic_write_json
     from .fold import FoldData, run_fold
 
     out = run_dir / "export" / vcfg["name"]
-    if (out / "config.json").is_file():  # written last: the export is complete
+    setup = json.loads(json.dumps(setup_of(vcfg, seed, x, x_pre, micro, macro_weights), sort_keys=True,
+                                  default=str))
+    if (out / "config.json").is_file() and (out / SETUP_FILE).is_file() \
+            and json.loads((out / SETUP_FILE).read_text()) == setup:
         return out
     y = micro["label"].to_numpy()
-    groups = micro["subject"].to_numpy()
-    data = FoldData(x_train=x, y_train=y, groups_train=groups, x_test=x[:1], y_test=y[:1],
-                    num_classes=len(cfg["classes"]))
+    data = FoldData(x_train=x, y_train=y, groups_train=micro["subject"].to_numpy(), x_test=x[:1], y_test=y[:1],
+                    x_pre_train=x_pre, num_classes=len(cfg["classes"]))
     log(f"[{vcfg['name']}] exporting a model trained on all {micro['subject'].nunique()} subjects")
-    res = run_fold(vcfg, data, seed=seed, pretrain_path=out / "pretrain.weights.h5",
-                   pretrained_weights=run_dir / "pretrain" / f"macro_{vcfg['model']}.weights.h5"
-                   if vcfg["pretrain"]["kind"] == "macro" else None)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").unlink(missing_ok=True)
+    res = run_fold(vcfg, data, seed=seed, pretrain_path=out / "pretrain.weights.h5",
+                   pretrained_weights=macro_weights)
     res.model.save_weights(str(out / "model.weights.h5"))
     res.model.save(str(out / "model.keras"))
     if res.head is not None:
         joblib.dump(res.head, out / "head.joblib")
-    (out / "config.json").write_text(json.dumps(
-        {"model": vcfg["model"], "preprocess": cfg["preprocess"], "classes": cfg["classes"],
-         "head": vcfg["head"]["kind"], "input_shape": list(x.shape[1:])}, indent=2))
+    else:
+        (out / "head.joblib").unlink(missing_ok=True)
+    atomic_write_json(out / SETUP_FILE, setup)
+    atomic_write_json(out / "config.json",  # written last: its presence means the export is complete
+                      {"model": vcfg["model"], "preprocess": cfg["preprocess"], "classes": cfg["classes"],
+                       "head": vcfg["head"]["kind"], "input_shape": list(x.shape[1:])})
     return out
 
 
