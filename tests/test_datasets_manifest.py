@@ -2,7 +2,13 @@
 import pandas as pd
 import pytest
 
-from mer_keras.datasets.manifest import ManifestError, list_frames, make_row, select_protocol, validate
+from mer_keras.datasets.manifest import (
+    ManifestError,
+    list_frames,
+    make_row,
+    select_protocol,
+    validate,
+)
 
 
 def _clip(tmp_path, names):
