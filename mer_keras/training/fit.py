@@ -19,7 +19,6 @@ class BalancedBatches:
     def __init__(self, x, y, batch_size, num_classes, *, balanced=True, augment=None, seed=0):
         import keras
 
-        self._dataset = None
         self.x, self.y = x, np.asarray(y)
         self.batch_size = int(batch_size)
         self.num_classes = int(num_classes)

@@ -55,7 +55,7 @@ def predict_clip(clip, weights, head=None, config=None, onset=None, apex=None, c
     import joblib
 
     from ..models import build
-    from ..preprocessing import prepare
+    from .reproduce import prepared
 
     times = {}
     weights = Path(weights)
@@ -74,10 +74,7 @@ def predict_clip(clip, weights, head=None, config=None, onset=None, apex=None, c
         manifest = clip_manifest(frames, onset, apex)
         times["read_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        pre = {k: v for k, v in cfg["preprocess"].items() if k != "representation"}
-        pre["masks"] = tuple(pre.get("masks") or ())
-        x = prepare(manifest, cfg["preprocess"]["representation"], Path(cache or tmp) / "prepared",
-                    progress=False, n_jobs=1, **pre).stack()
+        x = prepared(manifest, cfg["preprocess"], Path(cache or tmp), progress=False, n_jobs=1)
         times["preprocess_s"] = time.perf_counter() - t
     t = time.perf_counter()
     model = build(cfg["model"], input_shape=tuple(cfg["input_shape"]), classes=len(cfg["classes"]))

@@ -64,15 +64,16 @@ def load_data(cfg, data: str, cache: Path, seed: int):
     return micro, macro
 
 
-def prepared(manifest, pre: dict, cache: Path, masks=None) -> np.ndarray:
-    """The representation of every row, from the preprocessing cache."""
+def prepared(manifest, pre: dict, cache: Path, masks=None, **run) -> np.ndarray:
+    """The representation of every row under a config's ``preprocess`` section, from the cache under
+    ``cache``; ``run`` holds how to run it (``n_jobs``, ``progress``), which never changes the arrays."""
     from ..preprocessing import prepare
 
     params = {k: v for k, v in pre.items() if k != "representation"}
     if masks is not None:
         params["masks"] = masks
     params["masks"] = tuple(params.get("masks") or ())
-    return prepare(manifest, pre["representation"], cache / "prepared", **params).stack()
+    return prepare(manifest, pre["representation"], cache / "prepared", **run, **params).stack()
 
 
 def fingerprint(obj) -> str:
@@ -199,7 +200,7 @@ def check_same_setup(folder: Path, setup: dict) -> None:
     from ..evaluation.results import atomic_write_json
 
     path = folder / SETUP_FILE
-    text = json.loads(json.dumps(setup, sort_keys=True, default=str))
+    text = _as_saved(setup)
     if path.is_file():
         old = json.loads(path.read_text())
         if old != text:
@@ -217,6 +218,11 @@ def check_same_setup(folder: Path, setup: dict) -> None:
 
 
 SETUP_FILE = "setup.json"
+
+
+def _as_saved(setup: dict) -> dict:
+    """``setup`` as it reads back from its JSON file, so a saved and a fresh setup compare equal."""
+    return json.loads(json.dumps(setup, sort_keys=True, default=str))
 
 
 def _safe(subject: str) -> str:
@@ -338,8 +344,7 @@ def export_model(vcfg, micro, x, x_pre, run_dir: Path, seed: int, cfg, macro_wei
     from .fold import FoldData, run_fold
 
     out = run_dir / "export" / vcfg["name"]
-    setup = json.loads(json.dumps(setup_of(vcfg, seed, x, x_pre, micro, macro_weights), sort_keys=True,
-                                  default=str))
+    setup = _as_saved(setup_of(vcfg, seed, x, x_pre, micro, macro_weights))
     if (out / "config.json").is_file() and (out / SETUP_FILE).is_file() \
             and json.loads((out / SETUP_FILE).read_text()) == setup:
         return out
