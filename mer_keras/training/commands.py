@@ -19,10 +19,13 @@ def register(sub) -> None:
     p.add_argument("--export", action="store_true", help="also train on all subjects and export weights + head")
     p.add_argument("--tsne", action="store_true", help="draw a t-SNE of the exported model's embeddings (implies --export)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a config value, e.g. --set finetune.epochs=3 (JSON values)")
+                   help="override a config value, e.g. --set finetune.epochs=3 (JSON values); checked before "
+                        "any work")
+    p.add_argument("--print-config", action="store_true", help="print the resolved configuration and exit")
     p.set_defaults(func=_reproduce)
 
     p = sub.add_parser("experiments", help="list the experiment configs")
+    p.add_argument("--reference", action="store_true", help="print the configuration reference (Markdown)")
     p.set_defaults(func=_experiments)
 
     p = sub.add_parser("predict", help="predict one clip (frame folder or video) with exported weights")
@@ -40,31 +43,25 @@ def register(sub) -> None:
     p.set_defaults(func=_demo)
 
 
-def parse_overrides(items) -> dict:
-    """``["finetune.epochs=3", "head.kind=\"softmax\""]`` -> nested dict (values parsed as JSON if they can be)."""
-    out: dict = {}
-    for item in items:
-        if "=" not in item or "." not in item.split("=", 1)[0]:
-            raise SystemExit(f"--set expects SECTION.KEY=VALUE, got {item!r}")
-        key, raw = item.split("=", 1)
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        node = out
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return out
-
-
 def _reproduce(args) -> int:
+    from .config import load_experiment, parse_overrides, to_plain
+
+    overrides = parse_overrides(args.set)
+    exp = load_experiment(args.experiment, synthme=(args.data == "synthme"), overrides=overrides)
+    chosen = exp.select(args.variant)  # an unknown variant stops here, before any work
+    if args.print_config:
+        doc = to_plain(exp)
+        doc["variants"] = [to_plain(v) for v in chosen]
+        print(json.dumps(doc, indent=2))
+        return 0
+    from .networks import builder_kwargs
     from .reproduce import print_table, reproduce
 
+    for v in chosen:  # a network setting the model's builder does not take stops here too
+        builder_kwargs(v.model, v.network)
     t = time.perf_counter()
     res = reproduce(args.experiment, data=args.data, out=args.out, cache=args.cache, seed=args.seed,
-                    variants=args.variant, export=args.export, overrides=parse_overrides(args.set),
+                    variants=args.variant, export=args.export, overrides=overrides,
                     macro_manifest=args.macro_manifest, tsne=args.tsne)
     run_dir = Path(res["run_dir"])
     print_table([run_dir])
@@ -73,13 +70,16 @@ def _reproduce(args) -> int:
 
 
 def _experiments(args) -> int:
-    from .config import list_experiments, load_experiment
+    from .config import list_experiments, load_experiment, reference_markdown
 
+    if args.reference:
+        print(reference_markdown())
+        return 0
     for name in list_experiments():
-        cfg = load_experiment(name)
-        print(f"{name:32s} {cfg.get('title', '')}")
-        for v in cfg["variants"]:
-            print(f"    {v['name']:36s} {v.get('label', '')}")
+        exp = load_experiment(name)
+        print(f"{name:32s} {exp.title}")
+        for v in exp.variants:
+            print(f"    {v.name:36s} {v.label}")
     return 0
 
 
@@ -96,8 +96,9 @@ def _demo(args) -> int:
     """SynthME summary, then the paper-000 main experiment with export, the table, and one prediction."""
     from ..datasets import manifest as mf
     from .config import load_experiment
+    from .data import load_data
     from .predict import predict_clip
-    from .reproduce import load_data, print_table, reproduce
+    from .reproduce import print_table, reproduce
 
     t = time.perf_counter()
     out = Path(args.out)
@@ -109,7 +110,7 @@ def _demo(args) -> int:
     reproduce("liu2022_shufflenet", data="synthme", out=out, cache=cache, seed=args.seed, export=True)
     print()
     print_table([out])
-    export = out / "export" / cfg["variants"][0]["name"]
+    export = out / "export" / cfg.variants[0].name
     row = micro.iloc[0]
     pred = predict_clip(row["frames_dir"], export / "model.weights.h5", head=export / "head.joblib",
                         onset=int(row["onset_idx"]), apex=int(row["apex_idx"]))

@@ -1,12 +1,22 @@
-"""Experiment configurations: the readable TOML files of ``experiments/``, resolved into plain dicts.
+"""Typed, validated experiment configurations, read from the TOML files shipped with the package.
 
-A config holds the paper's settings at top level; its ``[synthme]`` table holds the reductions used on the
-synthetic corpus on a CPU (smaller input, fewer epochs). ``base = "other"`` inherits another experiment.
-Each ``[[variants]]`` entry may override any section (``pretrain = { kind = "none" }``).
+One frozen dataclass per section (``PreprocessConfig``, ``PretrainConfig``, ``NetworkConfig``,
+``FinetuneConfig``, ``HeadConfig``), one per variant and one per experiment. Each field declares its type,
+default and allowed values (in the spirit of scikit-learn's parameter constraints); loading a TOML and
+applying ``--set`` overrides validate everything before any work starts, and an unknown key, a wrong type
+or value, an unknown variant or model raises ``ConfigError`` naming the key, what is allowed and the
+nearest known name.
+
+Resolution order: section defaults < ``base`` experiment < the file < its ``[synthme]`` reductions (when the
+data is SynthME) < ``--set`` overrides; a variant's section tables override the experiment's.
 """
 from __future__ import annotations
 
-import copy
+import dataclasses
+import difflib
+import importlib.resources
+import json
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 try:
@@ -14,88 +24,529 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-SECTIONS = ("preprocess", "pretrain", "finetune", "head")
+from ..errors import ConfigError
+from ..models.registry import MODELS
 
-DEFAULTS = {
-    "preprocess": {"representation": "flow", "size": 224, "masks": [], "grayscale": False},
-    "pretrain": {"kind": "none", "epochs": 10, "batch_size": 32, "optimizer": "adam",
-                 "learning_rate": 0.001, "balanced": True, "masks": None},
-    "finetune": {"epochs": 10, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.001,
-                 "balanced": True, "balance": "none", "reduce_lr_on_plateau": False,
-                 "gradual_unfreezing": False, "dropout": 0.5, "l2": 0.0,
-                 "checkpoint": "last"},
-    "head": {"kind": "svm", "kernels": ["linear", "rbf"], "C": [0.1, 1.0, 10.0], "inner_splits": 3},
-}
+# ---------------------------------------------------------------------------------------------- constraints
+
+
+class Constraint:
+    """A predicate on a setting's value with a human description of what is allowed."""
+
+    description = "any value"
+
+    def coerce(self, value):
+        """``value`` converted to the setting's type (ints accepted for floats), or ``ValueError``."""
+        return value
+
+
+class Options(Constraint):
+    def __init__(self, *values, none=False):
+        self.values, self.none = values, none
+        shown = ", ".join(repr(v) for v in values) + (", or none" if none else "")
+        self.description = f"one of {shown}"
+
+    def coerce(self, value):
+        if value is None and self.none:
+            return None
+        if value not in self.values:
+            hint = difflib.get_close_matches(str(value), [str(v) for v in self.values], n=1)
+            raise ValueError(f"got {value!r}; expected {self.description}"
+                             + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        return value
+
+
+class Number(Constraint):
+    def __init__(self, kind, low=None, high=None, *, low_open=False, none=False):
+        self.kind, self.low, self.high, self.low_open, self.none = kind, low, high, low_open, none
+        name = "an integer" if kind is int else "a number"
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if low_open else '>='} {low}")
+        if high is not None:
+            bounds.append(f"<= {high}")
+        self.description = name + (f" {' and '.join(bounds)}" if bounds else "") + (", or none" if none else "")
+
+    def coerce(self, value):
+        if value is None and self.none:
+            return None
+        ok_types = (int,) if self.kind is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, ok_types):
+            raise ValueError(f"got {value!r}; expected {self.description}")
+        value = self.kind(value)
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            raise ValueError(f"got {value!r}; expected {self.description}")
+        if self.high is not None and value > self.high:
+            raise ValueError(f"got {value!r}; expected {self.description}")
+        return value
+
+
+class Flag(Constraint):
+    description = "true or false"
+
+    def coerce(self, value):
+        if not isinstance(value, bool):
+            raise ValueError(f"got {value!r}; expected {self.description}")
+        return value
+
+
+class Text(Constraint):
+    def __init__(self, none=False):
+        self.none = none
+        self.description = "a string" + (", or none" if none else "")
+
+    def coerce(self, value):
+        if value is None and self.none:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"got {value!r}; expected {self.description}")
+        return value
+
+
+class ListOf(Constraint):
+    def __init__(self, item: Constraint, none=False, min_len=0):
+        self.item, self.none, self.min_len = item, none, min_len
+        self.description = f"a list of {item.description}" + (", or none" if none else "")
+
+    def coerce(self, value):
+        if value is None and self.none:
+            return None
+        if isinstance(value, str):  # "eyes,static" from the command line
+            value = [v for v in value.replace(" ", "").split(",") if v]
+        if not isinstance(value, (list, tuple)) or len(value) < self.min_len:
+            raise ValueError(f"got {value!r}; expected {self.description}"
+                             + (f" with at least {self.min_len} item(s)" if self.min_len else ""))
+        return tuple(self.item.coerce(v) for v in value)
+
+
+class Mapping(Constraint):
+    def __init__(self, keys: dict | None = None):
+        self.keys = keys
+        self.description = "a table" + (f" with keys among {sorted(keys)}" if keys else "")
+
+    def coerce(self, value):
+        if not isinstance(value, dict):
+            raise ValueError(f"got {value!r}; expected {self.description}")
+        if self.keys is None:
+            return dict(value)
+        out = {}
+        for k, v in value.items():
+            if k not in self.keys:
+                raise ValueError(f"unknown key {k!r}; expected {self.description}")
+            out[k] = self.keys[k].coerce(v)
+        return out
+
+
+def setting(default, constraint: Constraint, doc: str):
+    """A dataclass field with its constraint and one-line documentation."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default),
+                     metadata={"constraint": constraint, "doc": doc})
+    return field(default=default, metadata={"constraint": constraint, "doc": doc})
+
+
+POSITIVE = Number(float, 0, low_open=True)
+PROBABILITY = Number(float, 0.0, 1.0)
+REPRESENTATIONS = ("flow", "flow_hsv", "apex", "ars", "rrs", "frame_stack", "evm_stack", "flow_stack")
+MASKS = Options("eyes", "static")
+OPTIMIZERS = ("adam", "sgd", "adamp")
+
+# ------------------------------------------------------------------------------------------------ sections
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How clips become arrays (``mer_keras.preprocessing``); shared by every input of the experiment."""
+
+    representation: str = setting("flow", Options(*REPRESENTATIONS), "the fine-tuning input")
+    size: int = setting(224, Number(int, 16, 2048), "side of the square input in pixels")
+    grayscale: bool = setting(False, Flag(), "one grey channel instead of RGB for image inputs")
+    masks: tuple = setting((), ListOf(MASKS), "regions set to 0: 'eyes' (eye boxes), 'static' (low motion)")
+    margin: float = setting(0.1, PROBABILITY, "face crop margin as a fraction of the landmark box")
+    on_no_face: str = setting("error", Options("error", "previous", "center"),
+                              "no face found: stop, reuse the subject's previous clip alignment, or centre crop")
+    redetect: bool = setting(False, Flag(), "re-detect the face on every frame instead of the onset only")
+    flow_method: str = setting("tvl1", Options("tvl1", "farneback"), "optical-flow algorithm")
+    flow_size: int | None = setting(None, Number(int, 16, 2048, none=True), "side at which flow is computed")
+    flow_params: dict = setting({}, Mapping(), "parameters of the flow algorithm (OpenCV names)")
+    third: str = setting("strain", Options("strain", "magnitude"), "third flow channel")
+    flow_bound: float | None = setting(None, Number(float, 0, low_open=True, none=True),
+                                       "flow clip bound in pixels (default size / 56)")
+    strain_bound: float = setting(0.2, POSITIVE, "optical-strain clip bound")
+    n_frames: int = setting(16, Number(int, 2), "frames per stack (stack representations)")
+    keyframes: str = setting("uniform", Options("uniform", "slices"), "key-frame rule for stacks")
+    magnify: bool | None = setting(None, Options(True, False, none=True), "EVM on stacks (default per representation)")
+    alpha: float = setting(10.0, POSITIVE, "EVM amplification")
+    low_hz: float | None = setting(None, Number(float, 0, none=True), "EVM band low cut-off")
+    high_hz: float | None = setting(None, Number(float, 0, none=True), "EVM band high cut-off")
+    levels: int = setting(4, Number(int, 1, 8), "EVM pyramid levels")
+    pyramid: str = setting("laplacian", Options("laplacian", "gaussian"), "EVM pyramid")
+    lambda_c: float = setting(16.0, POSITIVE, "EVM spatial wavelength cut-off")
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """The stage before fine-tuning: none, optical-flow pre-training per fold (paper 000) or
+    macro-expression pre-training once (paper 004)."""
+
+    kind: str = setting("none", Options("none", "flow", "macro"), "pre-training stage")
+    representation: str | None = setting(None, Options(*REPRESENTATIONS, none=True),
+                                         "pre-training input (default: the fine-tuning input)")
+    masks: tuple | None = setting(None, ListOf(MASKS, none=True), "masks of the pre-training input "
+                                  "(default: preprocess.masks)")
+    epochs: int = setting(10, Number(int, 0), "training epochs")
+    batch_size: int = setting(32, Number(int, 1), "batch size")
+    optimizer: str = setting("adam", Options(*OPTIMIZERS), "optimizer")
+    learning_rate: float = setting(0.001, POSITIVE, "initial learning rate")
+    momentum: float = setting(0.9, PROBABILITY, "SGD momentum")
+    balanced: bool = setting(True, Flag(), "class-balanced batches")
+    checkpoint: str = setting("last", Options("last", "best_inner_val"),
+                              "weights kept: the last epoch, or the best epoch on a subject-grouped inner "
+                              "validation split of the training data")
+    val_fraction: float = setting(0.2, Number(float, 0.05, 0.5), "share of subjects in that inner split")
+    max_shift: int = setting(0, Number(int, 0), "random shift augmentation, pixels")
+    p_shift: float = setting(1.0, PROBABILITY, "probability that a sample is shifted (when max_shift > 0)")
+    p_flip: float = setting(0.0, PROBABILITY, "horizontal-flip augmentation probability")
+    transfer: str = setting("backbone", Options("backbone", "all"),
+                            "layers handed to fine-tuning: the backbone (fresh head) or every layer")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Builder arguments of the network (passed when the builder takes them)."""
+
+    activation: str = setting("relu", Options("relu", "leaky_relu"), "activation of the convolutional blocks")
+    leaky_slope: float = setting(0.1, PROBABILITY, "negative slope of LeakyReLU")
+    dropout: float = setting(0.5, Number(float, 0.0, 0.95), "dropout before the classifier")
+    l2: float = setting(0.0, Number(float, 0.0), "L2 factor on convolution and dense kernels")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Training on the fold's micro-expression clips."""
+
+    epochs: int = setting(10, Number(int, 0), "training epochs")
+    batch_size: int = setting(32, Number(int, 1), "batch size")
+    optimizer: str = setting("adam", Options(*OPTIMIZERS), "optimizer")
+    learning_rate: float = setting(0.001, POSITIVE, "initial learning rate")
+    momentum: float = setting(0.9, PROBABILITY, "SGD momentum")
+    label_smoothing: float = setting(0.0, Number(float, 0.0, 0.5), "cross-entropy label smoothing")
+    balanced: bool = setting(True, Flag(), "class-balanced batches")
+    balance: str = setting("none", Options("none", "flip", "random_transforms"),
+                           "minority classes grown before training")
+    reduce_lr_on_plateau: bool = setting(False, Flag(), "halve the learning rate when the training loss stalls")
+    gradual_unfreezing: bool = setting(False, Flag(), "unfreeze backbone stages back to front (paper 004)")
+    unfreeze_every: int = setting(1, Number(int, 1), "epochs between two unfreezing steps")
+    checkpoint: str = setting("last", Options("last", "best_test_accuracy"),
+                              "weights kept; 'best_test_accuracy' looks at the held-out subject (LEAKY)")
+    max_shift: int = setting(0, Number(int, 0), "random shift augmentation, pixels")
+    p_flip: float = setting(0.0, PROBABILITY, "horizontal-flip augmentation probability")
+    grid_search: bool = setting(False, Flag(), "choose grid values inside the training fold (paper 004)")
+    grid: dict = setting({}, Mapping({"batch_size": ListOf(Number(int, 1), min_len=1),
+                                      "learning_rate": ListOf(POSITIVE, min_len=1),
+                                      "epochs": ListOf(Number(int, 1), min_len=1)}), "the grid")
+    grid_inner_splits: int = setting(3, Number(int, 2), "subject-grouped inner splits of the grid search")
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """The classifier over the network: its softmax, or an SVM on its pooled features."""
+
+    kind: str = setting("svm", Options("svm", "softmax"), "classifier")
+    kernels: tuple = setting(("linear", "rbf"), ListOf(Options("linear", "rbf", "poly", "sigmoid"), min_len=1),
+                             "SVM kernels searched")
+    C: tuple = setting((0.1, 1.0, 10.0), ListOf(POSITIVE, min_len=1), "SVM C values searched")
+    inner_splits: int = setting(3, Number(int, 2), "subject-grouped inner splits of the SVM grid search")
+
+
+SECTIONS = {"preprocess": PreprocessConfig, "pretrain": PretrainConfig, "network": NetworkConfig,
+            "finetune": FinetuneConfig, "head": HeadConfig}
+VARIANT_SECTIONS = ("pretrain", "network", "finetune", "head")
+"""Sections a variant may override (the preprocessing is the experiment's, shared by its variants)."""
 
 LEAKY_CHECKPOINTS = {"best_test_accuracy"}
 """Checkpoint rules that look at the held-out subject: offered because papers used them, never default."""
 
 
-def experiments_dir() -> Path:
-    """The repository's ``experiments/`` folder (the package is installed editable from the checkout)."""
-    return Path(__file__).resolve().parents[2] / "experiments"
+@dataclass(frozen=True)
+class VariantConfig:
+    """One row of an experiment's table: a model and its stages, resolved."""
+
+    name: str
+    model: str
+    label: str
+    published: str | None
+    preprocess: PreprocessConfig
+    pretrain: PretrainConfig
+    network: NetworkConfig
+    finetune: FinetuneConfig
+    head: HeadConfig
+
+    @property
+    def leaky(self) -> bool:
+        return self.finetune.checkpoint in LEAKY_CHECKPOINTS
+
+    def pretrain_input(self) -> PreprocessConfig | None:
+        """The preprocessing of the flow pre-training input, or None without flow pre-training."""
+        if self.pretrain.kind != "flow":
+            return None
+        changes = {}
+        if self.pretrain.representation is not None:
+            changes["representation"] = self.pretrain.representation
+        if self.pretrain.masks is not None:
+            changes["masks"] = self.pretrain.masks
+        return dataclasses.replace(self.preprocess, **changes)
+
+    def to_dict(self) -> dict:
+        return to_plain(self)
+
+
+@dataclass(frozen=True)
+class SynthMEConfig:
+    """The corpus and reductions used when the experiment runs on SynthME on a CPU."""
+
+    subjects: int = setting(12, Number(int, 2), "SynthME subjects")
+    clips_per_subject: int = setting(10, Number(int, 1), "clips per subject")
+    macro_subjects: int = setting(12, Number(int, 1), "subjects of the macro-expression corpus")
+    macro_clips_per_subject: int = setting(6, Number(int, 1), "sequences per macro subject")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str
+    paper: str
+    title: str
+    protocol: str
+    variants: tuple
+    source_file: str
+    synthme: SynthMEConfig
+    synthme_reductions: dict
+    deviations: tuple = ()
+    deterministic: str = "auto"
+    notes: str = ""
+
+    def variant(self, name: str) -> VariantConfig:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise ConfigError(_unknown("variant", name, [v.name for v in self.variants]))
+
+    def select(self, names=None) -> list[VariantConfig]:
+        """The variants to run (all by default); an unknown name is a ``ConfigError``."""
+        for name in names or ():
+            self.variant(name)
+        return [v for v in self.variants if not names or v.name in names]
+
+    def to_dict(self) -> dict:
+        return to_plain(self)
+
+
+TOP_LEVEL = {
+    "name": Text(), "paper": Text(), "title": Text(), "protocol": Text(), "base": Text(),
+    "deviations": ListOf(Text()), "notes": Text(), "deterministic": Options("auto", "true", "false"),
+}
+SYNTHME_TABLE = {f.name for f in fields(SynthMEConfig)} | {"size"} | set(SECTIONS)
+VARIANT_KEYS = {"name", "model", "label", "published"} | set(VARIANT_SECTIONS)
+
+# ------------------------------------------------------------------------------------------------- loading
+
+
+def _unknown(what: str, name, known) -> str:
+    hint = difflib.get_close_matches(str(name), list(known), n=1)
+    return (f"unknown {what} {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f"; known: {', '.join(sorted(known))}")
+
+
+def to_plain(obj):
+    """Dataclasses, tuples and dicts as JSON-ready plain data."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+def build_section(name: str, values: dict, where: str):
+    """``SECTIONS[name]`` from ``values``, every key checked and converted."""
+    cls = SECTIONS[name]
+    known = {f.name: f for f in fields(cls)}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}{name} must be a table of settings, got {values!r}")
+    out = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}{name}: " + _unknown("setting", key, known))
+        try:
+            out[key] = known[key].metadata["constraint"].coerce(value)
+        except ValueError as e:
+            raise ConfigError(f"{where}{name}.{key}: {e}") from None
+    return cls(**out)
+
+
+def packaged_experiments():
+    """The folder of experiment TOMLs shipped in the package (``experiments/`` of the source tree)."""
+    return importlib.resources.files("mer_keras.experiments")
 
 
 def list_experiments() -> list[str]:
-    return sorted(p.stem for p in experiments_dir().glob("*.toml"))
+    return sorted(p.name[:-5] for p in packaged_experiments().iterdir() if p.name.endswith(".toml"))
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-def _read(name_or_path: str) -> dict:
+def _read(name_or_path: str, chain=()) -> dict:
     path = Path(name_or_path)
-    if not path.suffix:
-        path = experiments_dir() / f"{name_or_path}.toml"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"experiment {name_or_path!r} not found (looked for {path}); known: {', '.join(list_experiments())}"
-        )
-    with open(path, "rb") as f:
-        raw = tomllib.load(f)
+    if path.suffix == ".toml" or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"experiment file {path} does not exist")
+        text, source = path.read_bytes(), str(path)
+    else:
+        resource = packaged_experiments() / f"{name_or_path}.toml"
+        if not resource.is_file():
+            raise ConfigError(_unknown("experiment", name_or_path, list_experiments())
+                              + " (or give a path to a .toml file)")
+        text, source = resource.read_bytes(), f"{name_or_path}.toml (packaged)"
+    try:
+        raw = tomllib.loads(text.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{source} is not valid TOML: {e}") from None
     if "base" in raw:
-        parent = _read(raw["base"])
-        parent.pop("variants", None)
-        parent.pop("name", None)
-        raw = _merge(parent, raw)
+        if raw["base"] in chain:
+            raise ConfigError(f"{source}: circular base {raw['base']!r}")
+        parent = _read(raw["base"], chain + (raw["base"],))
+        for key in ("variants", "name", "deviations"):
+            parent.pop(key, None)
+        raw = merge(parent, raw)
     raw.setdefault("name", path.stem)
-    raw["source_file"] = str(path)
+    raw["source_file"] = source
     return raw
 
 
-def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | None = None) -> dict:
-    """Resolved experiment: defaults < file (< base) < [synthme] reductions < ``overrides``."""
-    raw = _read(name_or_path)
-    cfg = _merge(DEFAULTS, {k: v for k, v in raw.items() if k != "synthme"})
-    reductions = raw.get("synthme", {})
-    cfg["synthme_reductions"] = reductions if synthme else {}
-    if synthme:
-        for sec in SECTIONS:
-            if sec in reductions:
-                cfg[sec] = _merge(cfg[sec], reductions[sec])
-        if "size" in reductions:
-            cfg["preprocess"]["size"] = reductions["size"]
-    if overrides:
-        cfg = _merge(cfg, overrides)
-    if not cfg.get("variants"):
-        raise ValueError(f"experiment {cfg['name']!r} defines no [[variants]]")
-    return cfg
-
-
-def variant_config(cfg: dict, variant: dict) -> dict:
-    """The sections of one variant: the experiment's, with the variant's overrides applied."""
-    out = {sec: _merge(cfg[sec], variant.get(sec, {})) for sec in SECTIONS}
-    out["preprocess"] = copy.deepcopy(cfg["preprocess"])
-    out["model"] = variant["model"]
-    out["name"] = variant["name"]
-    out["label"] = variant.get("label", variant["name"])
-    out["published"] = variant.get("published")
-    out["leaky"] = out["finetune"].get("checkpoint", "last") in LEAKY_CHECKPOINTS
+def merge(base: dict, over: dict) -> dict:
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in ("flow_params", "grid"):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
     return out
+
+
+def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | None = None) -> ExperimentConfig:
+    """Resolved and validated experiment; see the module docstring for the order of precedence."""
+    raw = _read(name_or_path)
+    where = f"{raw['source_file']}: "
+    for key in raw:
+        if key not in TOP_LEVEL and key not in SECTIONS and key not in ("variants", "synthme", "source_file"):
+            raise ConfigError(where + _unknown("top-level key", key, set(TOP_LEVEL) | set(SECTIONS)
+                                               | {"variants", "synthme"}))
+    overrides = dict(overrides or {})
+    reductions = dict(raw.get("synthme", {}))
+    for key in reductions:
+        if key not in SYNTHME_TABLE:
+            raise ConfigError(where + "[synthme]: " + _unknown("key", key, SYNTHME_TABLE))
+    if "synthme" in overrides:  # --set synthme.subjects=3
+        reductions = merge(reductions, overrides.pop("synthme"))
+        for key in reductions:
+            if key not in SYNTHME_TABLE:
+                raise ConfigError("--set synthme: " + _unknown("key", key, SYNTHME_TABLE))
+    for key in overrides:
+        if key not in SECTIONS and key not in ("deterministic",):
+            raise ConfigError("--set: " + _unknown("section", key, list(SECTIONS) + ["synthme", "deterministic"]))
+    for name in SECTIONS:
+        if name in overrides:
+            build_section(name, overrides[name], "--set ")
+    sections = {name: dict(raw.get(name, {})) for name in SECTIONS}
+    if synthme:
+        for name in SECTIONS:
+            sections[name] = merge(sections[name], reductions.get(name, {}))
+        if "size" in reductions:
+            sections["preprocess"]["size"] = reductions["size"]
+    for name in SECTIONS:
+        sections[name] = merge(sections[name], overrides.get(name, {}))
+    for name in SECTIONS:
+        build_section(name, sections[name], where)  # validate the experiment-level tables themselves
+    variants_raw = raw.get("variants") or []
+    if not variants_raw:
+        raise ConfigError(f"{where}defines no [[variants]]")
+    variants = []
+    for i, v in enumerate(variants_raw):
+        vwhere = f"{where}variant {v.get('name', i + 1)!r}: "
+        for key in v:
+            if key not in VARIANT_KEYS:
+                raise ConfigError(vwhere + _unknown("key", key, VARIANT_KEYS))
+        if "name" not in v or "model" not in v:
+            raise ConfigError(vwhere + "a variant needs a name and a model")
+        if v["model"] not in MODELS:
+            raise ConfigError(vwhere + _unknown("model", v["model"], MODELS))
+        parts = {"preprocess": build_section("preprocess", sections["preprocess"], vwhere)}
+        for name in VARIANT_SECTIONS:  # the variant's own table, then --set on top (it applies to all variants)
+            values = merge(merge(sections[name], v.get(name, {})), overrides.get(name, {}))
+            parts[name] = build_section(name, values, vwhere)
+        variants.append(VariantConfig(name=v["name"], model=v["model"], label=v.get("label", v["name"]),
+                                      published=v.get("published"), **parts))
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}variant names repeat: {names}")
+    top = {}
+    for key, constraint in TOP_LEVEL.items():
+        if key in raw:
+            try:
+                top[key] = constraint.coerce(raw[key])
+            except ValueError as e:
+                raise ConfigError(f"{where}{key}: {e}") from None
+    if "deterministic" in overrides:
+        try:
+            top["deterministic"] = TOP_LEVEL["deterministic"].coerce(str(overrides["deterministic"]).lower())
+        except ValueError as e:
+            raise ConfigError(f"--set deterministic: {e}") from None
+    synth = {k: v for k, v in reductions.items() if k in {f.name for f in fields(SynthMEConfig)}}
+    synth_cls = {f.name: f for f in fields(SynthMEConfig)}
+    try:
+        synth = SynthMEConfig(**{k: synth_cls[k].metadata["constraint"].coerce(v) for k, v in synth.items()})
+    except ValueError as e:
+        raise ConfigError(f"{where}[synthme]: {e}") from None
+    return ExperimentConfig(
+        name=top.get("name", raw["name"]), paper=top.get("paper", raw["name"]), title=top.get("title", ""),
+        protocol=top.get("protocol", "megc2019"), variants=tuple(variants), source_file=raw["source_file"],
+        synthme=synth, synthme_reductions=reductions if synthme else {},
+        deviations=tuple(top.get("deviations", ())), deterministic=top.get("deterministic", "auto"),
+        notes=top.get("notes", ""))
+
+
+def parse_overrides(items) -> dict:
+    """``["finetune.epochs=3", "head.kind=softmax"]`` -> nested dict (values parsed as JSON when they can be).
+
+    Names and values are checked when the experiment is loaded (``load_experiment``)."""
+    out: dict = {}
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        if not sep or (("." not in key) and key != "deterministic"):
+            raise ConfigError(f"--set expects SECTION.KEY=VALUE (e.g. finetune.epochs=3), got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r} conflicts with an earlier --set of {part}")
+        node[parts[-1]] = value
+    return out
+
+
+def reference_markdown() -> str:
+    """The configuration reference (README), generated from the typed sections."""
+    lines = []
+    for name, cls in SECTIONS.items():
+        lines += [f"**`[{name}]`**: {cls.__doc__.splitlines()[0]}", "",
+                  "| key | default | allowed | meaning |", "| --- | --- | --- | --- |"]
+        for f in fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            shown = json.dumps(to_plain(default))
+            lines.append(f"| `{f.name}` | `{shown}` | {f.metadata['constraint'].description} | "
+                         f"{f.metadata['doc']} |")
+        lines.append("")
+    return "\n".join(lines)

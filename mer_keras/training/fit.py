@@ -70,14 +70,18 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9):
         return keras.optimizers.Adam(learning_rate)
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=momentum)
-    raise ValueError(f"unknown optimizer {name!r}; expected 'adam' or 'sgd'")
+    if name == "adamp":  # paper 003
+        from .adamp import AdamP
+
+        return AdamP(learning_rate)
+    raise ValueError(f"unknown optimizer {name!r}; expected 'adam', 'sgd' or 'adamp'")
 
 
 _COMPILED_FOR: dict = {}
 """id(model) -> (model, optimizer key) it was compiled for (kept outside the model: Keras tracks attributes)."""
 
 
-def ready_to_train(model, optimizer="adam", learning_rate=1e-3, momentum=0.9):
+def ready_to_train(model, optimizer="adam", learning_rate=1e-3, momentum=0.9, label_smoothing=0.0):
     """Compile ``model`` once per optimizer kind; later calls only reset the optimizer's state.
 
     Tracing a Keras training step costs 10-20 s on this CPU for a ShuffleNet-sized graph, far more than a
@@ -86,14 +90,15 @@ def ready_to_train(model, optimizer="adam", learning_rate=1e-3, momentum=0.9):
     """
     import keras
 
-    key = (optimizer.lower(), float(momentum))
+    key = (optimizer.lower(), float(momentum), float(label_smoothing))
     if _COMPILED_FOR.get(id(model)) == (model, key) and model.optimizer is not None:
         for v in model.optimizer.variables:
             v.assign(keras.ops.zeros(v.shape, dtype=v.dtype))
         model.optimizer.learning_rate.assign(learning_rate)
         return model
     model.compile(optimizer=make_optimizer(optimizer, learning_rate, momentum),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+                  metrics=["accuracy"])
     # variables created now, not inside the first traced step (which would then be traced twice)
     model.optimizer.build(model.trainable_variables)
     _COMPILED_FOR[id(model)] = (model, key)
@@ -102,16 +107,18 @@ def ready_to_train(model, optimizer="adam", learning_rate=1e-3, momentum=0.9):
 
 def train_classifier(model, x, y, *, num_classes, epochs, batch_size, optimizer="adam", learning_rate=1e-3,
                      momentum=0.9, balanced=True, augment=None, reduce_lr_on_plateau=False, callbacks=(),
-                     seed=0, epoch_end=None):
+                     seed=0, epoch_end=None, label_smoothing=0.0, progress=None):
     """Train ``model`` (softmax top) on (x, y); return the history as ``{metric: [per epoch]}``.
 
     ``epoch_end(epoch, model)`` is called after every epoch (used by the leaky best-test-accuracy option,
     which the caller must mark as such). Batches are fed with ``train_on_batch`` so the class-balanced
-    resampling is redrawn each epoch without a Python generator thread.
+    resampling is redrawn each epoch without a Python generator thread. Metrics are reset before every
+    batch (Keras before 3.15 kept averaging over earlier calls, i.e. over earlier folds), so each epoch's
+    loss is the mean over its own batches. ``progress(epoch, epochs, logs)`` reports each epoch.
     """
     import keras
 
-    ready_to_train(model, optimizer, learning_rate, momentum)
+    ready_to_train(model, optimizer, learning_rate, momentum, label_smoothing)
     batches = BalancedBatches(x, y, batch_size, num_classes, balanced=balanced, augment=augment, seed=seed)
     history = {"loss": [], "accuracy": [], "learning_rate": []}
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3, min_lr=1e-5)
@@ -124,6 +131,7 @@ def train_classifier(model, x, y, *, num_classes, epochs, batch_size, optimizer=
         losses, accs, weights = [], [], []
         for i in range(len(batches)):
             xb, yb = batches.batch(i)
+            model.reset_metrics()
             loss, acc = model.train_on_batch(xb, yb, return_dict=False)[:2]
             losses.append(float(loss))
             accs.append(float(acc))
@@ -136,6 +144,8 @@ def train_classifier(model, x, y, *, num_classes, epochs, batch_size, optimizer=
         history["learning_rate"].append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
         if epoch_end is not None:
             epoch_end(epoch, model)
+        if progress is not None:
+            progress(epoch, int(epochs), logs)
         batches.new_epoch()
     cbs.on_train_end()
     return history

@@ -54,8 +54,8 @@ def predict_clip(clip, weights, head=None, config=None, onset=None, apex=None, c
     """Class prediction for one clip with the time of each stage (seconds)."""
     import joblib
 
-    from ..models import build
-    from .reproduce import prepared
+    from .data import prepared, preprocess_from_dict
+    from .networks import build_exported
 
     times = {}
     weights = Path(weights)
@@ -74,10 +74,11 @@ def predict_clip(clip, weights, head=None, config=None, onset=None, apex=None, c
         manifest = clip_manifest(frames, onset, apex)
         times["read_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        x = prepared(manifest, cfg["preprocess"], Path(cache or tmp), progress=False, n_jobs=1)
+        x, _ = prepared(manifest, preprocess_from_dict(cfg["preprocess"]), Path(cache or tmp), progress=False,
+                        n_jobs=1)
         times["preprocess_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    model = build(cfg["model"], input_shape=tuple(cfg["input_shape"]), classes=len(cfg["classes"]))
+    model = build_exported(cfg)
     model.load_weights(str(weights))
     times["load_s"] = time.perf_counter() - t
     t = time.perf_counter()

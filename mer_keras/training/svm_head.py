@@ -6,6 +6,7 @@ statistics nor the chosen kernel / C ever see the held-out subject.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -42,3 +43,26 @@ def fit_svm_head(features, y, groups, *, kernels=("linear", "rbf"), C=(0.1, 1.0,
     best = search.best_estimator_
     best.best_params_ = dict(search.best_params_, searched=True, inner_f1_macro=float(search.best_score_))
     return best
+
+
+class SVMHead(ClassifierMixin, BaseEstimator):
+    """The SVM head as a scikit-learn estimator: ``fit(X, y, groups)`` runs the subject-grouped grid search
+    over ``kernels`` x ``C`` on the training data only, then refits the best point on all of it."""
+
+    def __init__(self, kernels=("linear", "rbf"), C=(0.1, 1.0, 10.0), inner_splits=3, seed=0):
+        self.kernels, self.C, self.inner_splits, self.seed = kernels, C, inner_splits, seed
+
+    def fit(self, X, y, groups=None):
+        y = np.asarray(y)
+        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        self.pipeline_ = fit_svm_head(X, y, groups, kernels=self.kernels, C=self.C,
+                                      inner_splits=self.inner_splits, seed=self.seed)
+        self.best_params_ = self.pipeline_.best_params_
+        self.classes_ = self.pipeline_.classes_
+        return self
+
+    def predict(self, X):
+        return self.pipeline_.predict(X)
+
+    def decision_function(self, X):
+        return self.pipeline_.decision_function(X)

@@ -1,0 +1,116 @@
+"""Networks in their initial state, with initial weights that depend only on (seed, model, input, classes).
+
+Tracing a Keras training step costs 10-20 s on a 2-core CPU, far more than a SynthME fold, so each
+architecture is built and traced once per process and every later request restores weights, dropout seed
+state and trainability instead of rebuilding. The initial weights themselves come from a throwaway build
+under a seed derived from (seed, model name, input shape, classes, network settings): a variant run alone
+and the same variant run after others start from the same weights, bit for bit.
+"""
+from __future__ import annotations
+
+import inspect
+import zlib
+
+import keras
+import tensorflow as tf
+
+from ..errors import ConfigError
+from ..models import build, embedding_model
+from ..models.registry import MODELS
+from .config import NetworkConfig
+
+_ARCHITECTURES: dict = {}   # architecture key -> traced model
+_INITIAL: dict = {}         # (architecture key, seed) -> (weights, seed-generator states)
+_EMBEDDINGS: dict = {}      # id(model) -> (model, embedding model)
+
+
+def configure_determinism(deterministic: bool) -> None:
+    """Deterministic TensorFlow kernels (bit-identical reruns on CPU; slower on a GPU)."""
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        tf.config.experimental.disable_op_determinism()
+
+
+def resolve_deterministic(setting: str) -> bool:
+    """``"auto"`` means on without a GPU and off with one (deterministic GPU kernels are slow)."""
+    if setting == "auto":
+        return not tf.config.list_physical_devices("GPU")
+    return setting == "true"
+
+
+def set_seed(seed: int) -> None:
+    """Python, NumPy and TensorFlow seeds (the stages call this before every random step)."""
+    keras.utils.set_random_seed(int(seed) % (2**31))
+
+
+def builder_kwargs(model: str, network: NetworkConfig) -> dict:
+    """The network settings the model's builder takes; a non-default setting it does not take is an error."""
+    params = inspect.signature(MODELS[model].resolve()).parameters
+    defaults = NetworkConfig()
+    out = {}
+    for key in ("activation", "dropout", "l2", "leaky_slope"):
+        value = getattr(network, key)
+        if key in params:
+            out[key] = value
+        elif value != getattr(defaults, key) and not (key == "leaky_slope" and "activation" not in params):
+            raise ConfigError(f"network.{key} = {value!r}: the builder of model {model!r} does not take {key!r}")
+    return out
+
+
+def init_seed(seed: int, key) -> int:
+    return zlib.crc32(repr((int(seed),) + key).encode()) & 0x7FFFFFFF
+
+
+def _seed_variables(model):
+    return [sg.state for layer in model._flatten_layers() for sg in getattr(layer, "_seed_generators", [])]
+
+
+def build_network(model: str, input_shape, num_classes: int, network: NetworkConfig, softmax=True):
+    """A newly built registered network (no caching)."""
+    return build(model, input_shape=tuple(input_shape), classes=int(num_classes), include_top=True,
+                 classifier_activation="softmax" if softmax else None, **builder_kwargs(model, network))
+
+
+def fresh_model(model: str, input_shape, num_classes: int, network: NetworkConfig, *, seed: int, softmax=True):
+    """The network in its initial state for ``seed`` (see the module docstring)."""
+    arch = (model, tuple(int(s) for s in input_shape), int(num_classes), network, bool(softmax))
+    if arch not in _ARCHITECTURES:
+        _ARCHITECTURES[arch] = build_network(model, input_shape, num_classes, network, softmax)
+    net = _ARCHITECTURES[arch]
+    if (arch, seed) not in _INITIAL:
+        set_seed(init_seed(seed, arch[:3] + (repr(network), softmax)))
+        template = build_network(model, input_shape, num_classes, network, softmax)
+        _INITIAL[(arch, seed)] = ([w.copy() for w in template.get_weights()],
+                                  [keras.ops.convert_to_numpy(v).copy() for v in _seed_variables(template)])
+        del template
+    weights, seed_states = _INITIAL[(arch, seed)]
+    if not all(layer.trainable for layer in net.layers):  # left partly frozen by gradual unfreezing
+        net.trainable = True
+        net.train_function = None  # retrace over all weights
+    net.set_weights(weights)
+    for variable, value in zip(_seed_variables(net), seed_states):  # dropout draws a new build's masks
+        variable.assign(value)
+    return net
+
+
+def embedding_of(model):
+    """The pooled-feature model of ``model`` (shares its layers), made once per model."""
+    if id(model) not in _EMBEDDINGS:  # not an attribute: Keras would track it as a sub-model
+        _EMBEDDINGS[id(model)] = (model, embedding_model(model))
+    return _EMBEDDINGS[id(model)][1]
+
+
+def head_layer_names(model) -> list[str]:
+    """Layers that belong to the classifier, not the backbone (they start fresh after a transfer)."""
+    from ..models.common import HEAD_LAYER_NAMES
+
+    return [layer.name for layer in model.layers if layer.name in HEAD_LAYER_NAMES and layer.weights]
+
+
+def build_exported(config: dict):
+    """The network described by an export's ``config.json`` (model, input shape, classes, network settings)."""
+    from .config import build_section
+
+    network = build_section("network", config.get("network", {}), "export config.json: ")
+    return build_network(config["model"], config["input_shape"], len(config["classes"]), network)

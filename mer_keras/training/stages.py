@@ -1,0 +1,251 @@
+"""The stages of a variant, each receiving only what it may see.
+
+``PRETRAIN_STAGES`` (``none``, ``flow``, ``macro``) produce weights for the fine-tuning network;
+``finetune`` trains on the fold's training arrays; ``HEADS`` (``svm``, ``softmax``) turn the network into
+predictions. No stage receives a held-out label except through the explicit ``held_out_monitor`` argument
+of ``finetune``, used only by the leaky ``best_test_accuracy`` checkpoint that papers used, so the leak is
+visible in every call that makes it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import GroupShuffleSplit
+
+from ..errors import ConfigError
+from ..models import GradualUnfreezing, load_pretrained
+from ..preprocessing.augment import balance_by_flipping, balance_by_random_transforms, hflip, shift
+from .config import FinetuneConfig, PretrainConfig, VariantConfig
+from .embeddings import batched_outputs
+from .fit import train_classifier
+from .networks import embedding_of, fresh_model, head_layer_names, set_seed
+from .svm_head import SVMHead
+
+logger = logging.getLogger("mer_keras")
+
+
+@dataclass
+class TrainSet:
+    """Training arrays of one fold (or of the macro-expression corpus): inputs, labels, subjects."""
+
+    x: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    num_classes: int
+
+    def subset(self, index) -> TrainSet:
+        return TrainSet(self.x[index], self.y[index], self.groups[index], self.num_classes)
+
+
+def array_kind(representation: str) -> str:
+    """What the channels hold, so a mirrored flow image also mirrors its vectors."""
+    if representation in ("flow", "flow_stack"):
+        return "flow"
+    return "flow_hsv" if representation == "flow_hsv" else "image"
+
+
+def jitter(max_shift: int, p_shift: float, p_flip: float, kind: str):
+    """Per-batch augmentation (training data only): each sample shifted by up to ``max_shift`` px with
+    probability ``p_shift`` and mirrored with probability ``p_flip``; None when it would do nothing."""
+    if not (max_shift and p_shift) and not p_flip:
+        return None
+
+    def augment(xb, rng):
+        out = np.empty_like(xb)
+        for i, sample in enumerate(xb):
+            if max_shift and rng.random() < p_shift:
+                dy, dx = rng.integers(-max_shift, max_shift + 1, size=2)
+                sample = shift(sample, int(dy), int(dx))
+            if rng.random() < p_flip:
+                sample = hflip(sample, kind)
+            out[i] = sample
+        return out
+
+    return augment
+
+
+def inner_split(train: TrainSet, fraction: float, seed: int):
+    """Subject-grouped (train, validation) indices inside the training data, or None with one subject."""
+    if len(np.unique(train.groups)) < 2:
+        return None
+    splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+    return next(splitter.split(train.x, train.y, train.groups))
+
+
+def train(model, data: TrainSet, section, *, seed, kind, callbacks=(), epoch_end=None, progress=None,
+          epochs=None, batch_size=None, learning_rate=None):
+    """One training run of ``model`` on ``data`` under a pre-training or fine-tuning section."""
+    is_finetune = isinstance(section, FinetuneConfig)
+    return train_classifier(
+        model, data.x, data.y, num_classes=data.num_classes, epochs=epochs or section.epochs,
+        batch_size=batch_size or section.batch_size, optimizer=section.optimizer,
+        learning_rate=learning_rate or section.learning_rate, momentum=section.momentum,
+        balanced=section.balanced,
+        augment=jitter(section.max_shift, getattr(section, "p_shift", 1.0), section.p_flip, kind),
+        reduce_lr_on_plateau=is_finetune and section.reduce_lr_on_plateau, callbacks=callbacks, seed=seed,
+        epoch_end=epoch_end, label_smoothing=section.label_smoothing if is_finetune else 0.0, progress=progress)
+
+
+def train_keeping_best(model, data: TrainSet, section: PretrainConfig, *, seed, kind, progress=None) -> dict:
+    """``section.checkpoint``: the last epoch, or the epoch with the best UAR on held-out *training*
+    subjects (a subject-grouped inner split; "saving the weights when accuracy is high", paper 000)."""
+    if section.checkpoint == "last":
+        return train(model, data, section, seed=seed, kind=kind, progress=progress)
+    split = inner_split(data, section.val_fraction, seed)
+    if split is None:
+        logger.warning("one training subject: no inner validation split, the last epoch is kept")
+        return train(model, data, section, seed=seed, kind=kind, progress=progress)
+    fit_idx, val_idx = split
+    val = data.subset(val_idx)
+    best = {"uar": -1.0, "epoch": -1, "weights": None}
+    scores = []
+
+    def epoch_end(epoch, m):
+        pred = batched_outputs(m, val.x).argmax(1)
+        uar = float(np.mean([np.mean(pred[val.y == c] == c) for c in np.unique(val.y)]))
+        scores.append(uar)
+        if uar > best["uar"]:
+            best.update(uar=uar, epoch=epoch, weights=m.get_weights())
+
+    history = train(model, data.subset(fit_idx), section, seed=seed, kind=kind, epoch_end=epoch_end,
+                    progress=progress)
+    if best["weights"] is not None:
+        model.set_weights(best["weights"])
+    history.update(inner_val_uar=scores, best_epoch=best["epoch"],
+                   inner_val_subjects=sorted(map(str, np.unique(val.groups))))
+    return history
+
+
+class NoPretrain:
+    """Fine-tuning starts from the initial weights."""
+
+    def run(self, variant, data, *, seed, weights_path, progress=None):
+        return None, {}
+
+
+class FlowPretrain:
+    """Paper 000: pre-training on the optical flow of the fold's training subjects, saved as weights."""
+
+    def run(self, variant: VariantConfig, data: TrainSet, *, seed, weights_path: Path, progress=None):
+        set_seed(seed)
+        model = fresh_model(variant.model, data.x.shape[1:], data.num_classes, variant.network, seed=seed)
+        kind = array_kind(variant.pretrain_input().representation)
+        history = train_keeping_best(model, data, variant.pretrain, seed=seed, kind=kind, progress=progress)
+        Path(weights_path).parent.mkdir(parents=True, exist_ok=True)
+        model.save_weights(str(weights_path))
+        return Path(weights_path), history
+
+
+class MacroPretrain(FlowPretrain):
+    """Paper 004: training on macro-expression images of other people, once per model and settings (the
+    runner calls it outside the LOSO loop; no micro-expression subject is in its data)."""
+
+
+PRETRAIN_STAGES = {"none": NoPretrain(), "flow": FlowPretrain(), "macro": MacroPretrain()}
+
+
+def transfer(model, weights_path, section: PretrainConfig) -> str:
+    """Load pre-trained weights: every layer, or the backbone only with the head left at its fresh state.
+
+    Every backbone layer must load (same architecture); the input convolution is adapted when only its
+    channel count differs (3-channel flow weights into a grayscale face model)."""
+    heads = head_layer_names(model)
+    fresh_head = {name: model.get_layer(name).get_weights() for name in heads}
+    report = load_pretrained(model, weights_path)
+    missed = sorted(k for k in report.skipped if k not in heads)
+    if missed:
+        raise ValueError(f"pre-trained weights {weights_path} did not load into backbone layers "
+                         f"{missed[:5]}{'...' if len(missed) > 5 else ''}: {report}")
+    if section.transfer == "backbone":
+        for name, weights in fresh_head.items():
+            model.get_layer(name).set_weights(weights)
+    return str(report)
+
+
+def balance(x, y, section: FinetuneConfig, kind: str, seed: int):
+    """Paper 000's flip expansion or paper 004's random transforms of the minority classes."""
+    rng = np.random.default_rng(seed)
+    if section.balance == "flip":
+        return balance_by_flipping(x, y, rng, kind=kind)
+    if section.balance == "random_transforms":
+        return balance_by_random_transforms(x, y, rng, kind=kind)
+    return x, y
+
+
+def finetune(variant: VariantConfig, data: TrainSet, *, seed, pretrained=None, held_out_monitor=None,
+             progress=None):
+    """Fine-tune a fresh network on the fold's training data; returns (model, history, load report).
+
+    ``held_out_monitor = (x_test, y_test)`` is required by, and only accepted with, the leaky
+    ``best_test_accuracy`` checkpoint."""
+    ft = variant.finetune
+    if variant.leaky != (held_out_monitor is not None):
+        raise ValueError("held_out_monitor is given exactly when the checkpoint rule is the leaky "
+                         "'best_test_accuracy'")
+    set_seed(seed + 1)
+    model = fresh_model(variant.model, data.x.shape[1:], data.num_classes, variant.network, seed=seed)
+    report = transfer(model, pretrained, variant.pretrain) if pretrained is not None else ""
+    kind = array_kind(variant.preprocess.representation)
+    x_fit, y_fit = balance(data.x, data.y, ft, kind, seed)
+    callbacks = [GradualUnfreezing(every=ft.unfreeze_every, start=1)] if ft.gradual_unfreezing else []
+    best = {"acc": -1.0, "weights": None}
+    epoch_end = None
+    if held_out_monitor is not None:  # LEAKY by construction: the papers' "keep the best test accuracy"
+        x_test, y_test = held_out_monitor
+
+        def epoch_end(epoch, m):
+            acc = float(np.mean(batched_outputs(m, x_test).argmax(1) == y_test))
+            if acc > best["acc"]:
+                best.update(acc=acc, weights=m.get_weights())
+    history = train(model, TrainSet(x_fit, y_fit, None, data.num_classes), ft, seed=seed, kind=kind,
+                    callbacks=callbacks, epoch_end=epoch_end, progress=progress)
+    if best["weights"] is not None:
+        model.set_weights(best["weights"])
+    return model, history, report
+
+
+class SoftmaxHead:
+    """The network's own classifier."""
+
+    def fit(self, variant, model, data: TrainSet, *, seed):
+        self.model = model
+        return self
+
+    def params(self) -> dict:
+        return {"kind": "softmax"}
+
+    def predict(self, x):
+        scores = batched_outputs(self.model, x)
+        return scores.argmax(axis=1), scores
+
+    estimator = None
+
+
+class SVMHeadStage:
+    """An SVM on the network's pooled features, kernel and C chosen inside the training fold."""
+
+    def fit(self, variant, model, data: TrainSet, *, seed):
+        self.embed = embedding_of(model)
+        h = variant.head
+        self.estimator = SVMHead(kernels=h.kernels, C=h.C, inner_splits=h.inner_splits, seed=seed)
+        self.estimator.fit(batched_outputs(self.embed, data.x), data.y, groups=data.groups)
+        return self
+
+    def params(self) -> dict:
+        return {"kind": "svm", **self.estimator.best_params_}
+
+    def predict(self, x):
+        features = batched_outputs(self.embed, x)
+        return self.estimator.predict(features), self.estimator.decision_function(features)
+
+
+HEADS = {"svm": SVMHeadStage, "softmax": SoftmaxHead}
+
+
+def head_for(variant: VariantConfig):
+    if variant.head.kind not in HEADS:
+        raise ConfigError(f"unknown head {variant.head.kind!r}; known: {sorted(HEADS)}")
+    return HEADS[variant.head.kind]()
