@@ -132,3 +132,31 @@ def pooled_scores(predictions: pd.DataFrame, labels=None) -> dict:
             raise ValueError(f"'{ALL}' is reserved for the composite and cannot be a dataset name")
         result[str(dataset)] = scores(part["y_true"], part["y_pred"], labels)
     return result
+
+
+def confusion_scores(counts) -> dict:
+    """UF1 / UAR / accuracy from confusion counts, vectorised over any leading axes.
+
+    ``counts[..., i, j]`` is the number of clips of true class ``i`` predicted as ``j`` over one full label set.
+    Same definitions as ``uf1`` / ``uar`` / ``accuracy`` (classes without a true clip are left out of the
+    averages, a prediction of such a class still costs its clip's true class), computed from counts so the
+    bootstrap can score a thousand resamples at once. Returns ``{"uf1", "uar", "accuracy"}`` as arrays of
+    the leading shape (floats for a single matrix).
+    """
+    cm = np.asarray(counts, dtype=float)
+    if cm.ndim < 2 or cm.shape[-1] != cm.shape[-2]:
+        raise ValueError(f"counts must end in a square (K, K) confusion matrix, got shape {cm.shape}")
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    n_true = cm.sum(axis=-1)
+    n_pred = cm.sum(axis=-2)
+    total = n_true.sum(axis=-1)
+    if np.any(total == 0):
+        raise ValueError("cannot score an empty set of predictions")
+    scored = n_true > 0
+    n_scored = scored.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(scored, 2 * tp / (n_true + n_pred), 0.0)
+        recall = np.where(scored, tp / n_true, 0.0)
+    out = {"uf1": f1.sum(axis=-1) / n_scored, "uar": recall.sum(axis=-1) / n_scored,
+           "accuracy": tp.sum(axis=-1) / total}
+    return {k: float(v) if np.ndim(v) == 0 else v for k, v in out.items()}
