@@ -95,3 +95,124 @@ def test_synthetic_flag_in_extra_marks_the_run(tmp_path):
                        extra={"synthetic": True, "experiment": "liu2022_mobilevit", "paper": "liu2022_mobilevit"})
     row = rows_of(results_table([tmp_path]), "liu2022_mobilevit", "all").iloc[0]
     assert not row["comparable"] and row["note"] == SYNTHETIC_NOTE
+
+
+# --- issue 16: intervals, same-fold baselines, paired differences ---------------------------------------------
+
+def fold_preds(subjects=4, clips=6, wrong=()):
+    """Predictions of a run (class 0..2 cycling), wrong on the clip numbers in ``wrong``."""
+    import pandas as pd
+
+    rows = []
+    for s in range(subjects):
+        for c in range(clips):
+            i = s * clips + c
+            y = i % 3
+            rows.append({"dataset": "synthme", "subject": f"synthme/s{s}", "clip": f"c{i:02d}", "y_true": y,
+                         "y_pred": (y + 1) % 3 if i in wrong else y})
+    return pd.DataFrame(rows)
+
+
+def save_folds(run_dir, variant, preds):
+    from mer_keras.evaluation import FoldStore
+
+    store = FoldStore(run_dir, variant)
+    for subject, part in preds.groupby("subject"):
+        store.save(subject, part)
+
+
+@pytest.fixture
+def run16(tmp_path):
+    """A SynthME run of three variants, intervals and baselines in results.json, fold CSVs on disk."""
+    import json
+
+    from mer_keras.evaluation import pooled_scores
+
+    run_dir = tmp_path / "run16"
+    a, b = fold_preds(), fold_preds(wrong=range(0, 24, 2))
+    c = fold_preds(subjects=3)  # other clips: never paired
+    for name, p in (("full", a), ("no_cbam", b), ("small", c)):
+        save_folds(run_dir, name, p)
+    variants = {"full": {"scores": pooled_scores(a), "label": "Full model",
+                         "intervals": {"uf1": [0.56, 0.66], "uar": [0.57, 0.68], "accuracy": [0.6, 0.7]}},
+                "no_cbam": {"scores": pooled_scores(b), "label": "without CBAM"},
+                "small": {"scores": pooled_scores(c)}}
+    write_results_json(run_dir, config={"name": "abl", "paper": "liu2022_shufflenet", "data": "synthme"},
+                       scores=variants["full"]["scores"], variants=variants)
+    doc = json.loads((run_dir / "results.json").read_text())
+    doc["baselines"] = {"majority": {"label": "majority class of the training fold",
+                                     "scores": {"all": s(0.17, 0.33, 0.33, 24), "synthme": s(0.17, 0.33, 0.33, 24)},
+                                     "intervals": {"uf1": [0.1, 0.2], "uar": [0.33, 0.34], "accuracy": [0.2, 0.4]}},
+                        "linear_svm": {"label": "linear SVM", "scores": {"all": s(0.5, 0.5, 0.5, 24)}}}
+    (run_dir / "results.json").write_text(json.dumps(doc))
+    return run_dir
+
+
+def test_intervals_and_baselines_in_the_table(run16):
+    df = results_table(run16, with_published=False)
+    composite = df[df["dataset"] == "all"]
+    assert list(composite["method"]) == ["abl [Full model]", "abl [without CBAM]", "abl [small]",
+                                         "abl [baseline: majority]", "abl [baseline: linear_svm]"]
+    assert list(composite["kind"]) == ["run"] * 3 + ["baseline"] * 2
+    majority = rows_of(df, "abl [baseline: majority]", "all").iloc[0]
+    assert not majority["comparable"] and "not comparable with published" in majority["note"]
+    assert majority["uf1_low"] == 0.1 and majority["uar_high"] == 0.34
+    full = rows_of(df, "abl [Full model]", "all").iloc[0]
+    assert (full["uf1_low"], full["uf1_high"]) == (0.56, 0.66)
+    # the flat intervals belong to the composite row only
+    assert rows_of(df, "abl [Full model]", "synthme")["uf1_low"].isna().all()
+    text = format_table(df)
+    assert "1.000 [0.56, 0.66]" in text and "0.170 [0.10, 0.20]" in text and "NO (baseline)" in text
+    lines = text.splitlines()
+    first_baseline = next(i for i, line in enumerate(lines) if "[baseline: majority]" in line)
+    assert "abl [small]" in lines[first_baseline - 1]  # baselines directly under the run's rows
+
+
+def test_baselines_sit_under_their_own_run_and_above_published_rows(run16, runs):
+    df = results_table([run16, runs[1]])
+    composite = df[df["dataset"] == "all"]
+    kinds = list(composite["kind"])
+    assert kinds.index("published") > max(i for i, k in enumerate(kinds) if k == "baseline")
+    methods = list(composite["method"])
+    assert methods.index("abl [baseline: linear_svm]") < methods.index("demo")
+
+
+def test_paired_differences_of_variants_on_the_same_clips(run16):
+    from mer_keras.evaluation import format_pairs, paired_differences
+
+    pairs = paired_differences(run16, n_boot=200)
+    assert set(zip(pairs["a"], pairs["b"])) == {("Full model", "without CBAM")}  # 'small' has other clips
+    uf1 = pairs[pairs["metric"] == "uf1"].iloc[0]
+    assert uf1["difference"] > 0 and uf1["low"] <= uf1["high"]
+    text = format_pairs(pairs, n_boot=200)
+    assert "Full model" in text and "UF1 +" in text and "UAR +" in text
+
+
+def test_identical_variants_are_not_distinguishable(tmp_path):
+    from mer_keras.evaluation import paired_differences, pooled_scores
+
+    p = fold_preds(wrong=(1, 5, 9))
+    for name in ("a", "b"):
+        save_folds(tmp_path, name, p)
+    write_results_json(tmp_path, config={"name": "twin"}, scores=pooled_scores(p),
+                       variants={"a": {"scores": pooled_scores(p)}, "b": {"scores": pooled_scores(p)}})
+    pairs = paired_differences(tmp_path, n_boot=100)
+    assert (pairs[["difference", "low", "high"]] == 0).all().all()
+    assert set(pairs["verdict"]) == {"not distinguishable"}
+
+
+def test_table_command_prints_intervals_baselines_and_pairs(run16, capsys):
+    assert main(["table", str(run16), "--no-published", "--n-boot", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "[baseline: linear_svm]" in out and "1.000 [0.56, 0.66]" in out
+    assert "Paired differences a - b" in out and "without CBAM" in out
+    assert main(["table", str(run16), "--no-pairs"]) == 0
+    assert "Paired differences" not in capsys.readouterr().out
+
+
+def test_old_results_without_intervals_print_as_before(runs):
+    df = results_table(runs)
+    assert df[["uf1_low", "uf1_high", "uar_low", "accuracy_high"]].isna().all().all()
+    assert "baseline" not in set(df["kind"])
+    line = next(x for x in format_table(df).splitlines() if x.startswith("all") and "shuffle [Ghost-ViT]" in x)
+    assert "0.7100  0.7200  0.8000  442" in line

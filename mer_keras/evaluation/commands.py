@@ -6,14 +6,18 @@ import sys
 
 def table_command(args) -> int:
     """Print (and optionally save as CSV) the table ``results_table`` builds for the run directories."""
-    from .report import format_table, results_table
+    from .report import format_pairs, format_table, paired_differences, results_table
 
     try:
         df = results_table(args.run_dirs, with_published=not args.no_published)
+        pairs = None if args.no_pairs else paired_differences(args.run_dirs, n_boot=args.n_boot, seed=args.seed)
     except (FileNotFoundError, ValueError) as e:
         print(f"mer-keras table: {e}", file=sys.stderr)
         return 2
     print(format_table(df), end="")
+    if pairs is not None and not pairs.empty:
+        print()
+        print(format_pairs(pairs, n_boot=args.n_boot), end="")
     if args.csv:
         from .results import atomic_write_text
 
@@ -22,15 +26,31 @@ def table_command(args) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    import argparse
+
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "table",
         help="UF1/UAR/accuracy of finished runs beside the published numbers",
         description="Read RUN_DIR/results.json of each run and print UF1 / UAR / accuracy per dataset, "
         "with the published numbers of the same paper and protocol alongside; rows that cannot be "
-        "compared (SynthME, leaky options) are marked.",
+        "compared (SynthME, leaky options) are marked. Bootstrap intervals and same-fold baselines are printed "
+        "when results.json holds them, and every two variants scored on the same clips are compared "
+        "(paired subject bootstrap on the fold predictions under RUN_DIR/folds/).",
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directory holding results.json")
     p.add_argument("--no-published", action="store_true", help="leave out the published rows")
     p.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
+    p.add_argument("--no-pairs", action="store_true",
+                   help="leave out the paired differences between the variants of a run")
+    p.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N",
+                   help="subject resamples of the paired bootstrap (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (default 0)")
     p.set_defaults(func=table_command)

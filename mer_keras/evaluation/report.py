@@ -7,6 +7,14 @@ comparable when its numbers cannot be set against a paper's: scores on SynthME (
 a ``synthme`` dataset, ``extra["synthetic"]`` or ``config["data"] == "synthme"``), or a variant
 flagged ``leaky`` (for instance best-test-epoch selection, kept only to show how a
 paper's number may have been obtained).
+
+Uncertainty and floors (issue 16). When ``results.json`` holds them, a run row shows its bootstrap interval
+beside each score (``variants[name]["intervals"] = {"uf1": [lo, hi], ...}``, for the composite; a
+per-dataset form ``{"all": {...}, "casme2": {...}}`` is read too), and the same-fold baselines
+(``results["baselines"][kind] = {"label", "scores", "intervals"}``) are printed directly under the run's
+rows, marked as baselines, never comparable with published numbers. Older files without these keys print
+as before. ``paired_differences`` compares every two variants of a run scored on the same clips, from the
+fold CSVs under ``RUN_DIR/folds/<variant>/``.
 """
 from __future__ import annotations
 
@@ -15,16 +23,22 @@ from pathlib import Path
 
 import pandas as pd
 
+from .bootstrap import METRICS, format_interval, paired, paired_bootstrap
 from .metrics import ALL
 from .published import PAPERS, published_rows
-from .results import read_results_json
+from .results import FoldStore, read_results_json
 
-TABLE_COLUMNS = ("dataset", "method", "kind", "uf1", "uar", "accuracy", "n", "comparable", "note", "source")
+INTERVAL_COLUMNS = tuple(f"{m}_{end}" for m in METRICS for end in ("low", "high"))
+TABLE_COLUMNS = ("dataset", "method", "kind", "uf1", "uar", "accuracy", "n", "comparable", "note", "source",
+                 *INTERVAL_COLUMNS)
 DATASET_ORDER = (ALL, "casme2", "smic", "samm", "mmew")
 SYNTHETIC_DATASETS = ("synthme",)
 SYNTHETIC_NOTE = "SynthME (synthetic), not comparable to published"
 OVERRIDDEN_NOTE = "settings changed with --set (see results.json config.overrides)"
 LEAKY_NOTE = "leaky option"
+BASELINE_NOTE = "baseline on the run's folds ({label}), not comparable with published numbers"
+KIND_ORDER = {"run": 0, "baseline": 1, "published": 2}
+PAIR_COLUMNS = ("run", "a", "b", "n", "metric", "difference", "low", "high", "verdict")
 
 
 def dataset_family(dataset: str) -> str:
@@ -63,11 +77,44 @@ def _is_synthetic(doc: dict) -> bool:
     return bool(_extra(doc).get("synthetic")) or any(dataset_family(d) in SYNTHETIC_DATASETS for d in datasets)
 
 
-def _run_rows(run_dir: Path, doc: dict) -> list[dict]:
-    """Rows of one run: its headline scores, then each variant whose scores differ from them."""
+def _interval_cells(intervals, dataset: str) -> dict:
+    """``{"uf1_low": ..., ...}`` of one dataset's row; the flat form (``{"uf1": [lo, hi]}``) is the composite's."""
+    cells = dict.fromkeys(INTERVAL_COLUMNS)
+    if not isinstance(intervals, dict) or not intervals:
+        return cells
+    if not any(m in intervals for m in METRICS):  # per-dataset form
+        intervals = intervals.get(dataset)
+    elif dataset != ALL:
+        return cells
+    for m in METRICS:
+        pair = (intervals or {}).get(m)
+        if isinstance(pair, (list, tuple)) and len(pair) == 2 and None not in pair:
+            cells[f"{m}_low"], cells[f"{m}_high"] = float(pair[0]), float(pair[1])
+    return cells
+
+
+def _score_rows(scores, intervals, **fields) -> list[dict]:
+    return [{"dataset": dataset, **fields, "uf1": s.get("uf1"), "uar": s.get("uar"), "accuracy": s.get("accuracy"),
+             "n": s.get("n"), **_interval_cells(intervals, dataset)} for dataset, s in scores.items()]
+
+
+def run_baselines(doc: dict) -> dict:
+    """The same-fold baselines of a ``results.json`` (``{}`` in files written before issue 16)."""
+    baselines = doc.get("baselines") or _extra(doc).get("baselines") or {}
+    return {str(k): v for k, v in baselines.items() if isinstance(v, dict) and isinstance(v.get("scores"), dict)}
+
+
+def _run_name(run_dir: Path, doc: dict) -> str:
     config = doc.get("config", {})
-    name = str(_extra(doc).get("experiment") or config.get("name") or run_dir.name)
-    headline = [name, doc["scores"], bool(config.get("leaky", False)), str(config.get("leaky_description", ""))]
+    return str(_extra(doc).get("experiment") or config.get("name") or run_dir.name)
+
+
+def _run_rows(run_dir: Path, doc: dict) -> list[dict]:
+    """Rows of one run: its headline scores, each variant whose scores differ from them, then its baselines."""
+    config = doc.get("config", {})
+    name = _run_name(run_dir, doc)
+    headline = [name, doc["scores"], bool(config.get("leaky", False)), str(config.get("leaky_description", "")),
+                doc.get("intervals")]
     models = [headline]
     for variant, v in (doc.get("variants") or {}).items():
         label = f"{name} [{v.get('label') or variant}]"
@@ -75,12 +122,13 @@ def _run_rows(run_dir: Path, doc: dict) -> list[dict]:
         if v["scores"] == doc["scores"] and headline[0] == name:  # the headline model is this variant
             headline[0], headline[2] = label, headline[2] or leaky
             headline[3] = headline[3] or (_leak_description(v) if leaky else "")
+            headline[4] = headline[4] or v.get("intervals")
             continue
-        models.append([label, v["scores"], leaky, _leak_description(v) if leaky else ""])
+        models.append([label, v["scores"], leaky, _leak_description(v) if leaky else "", v.get("intervals")])
     synthetic = _is_synthetic(doc)
     overridden = bool(_extra(doc).get("overridden"))
     rows = []
-    for method, scores, leaky, description in models:
+    for method, scores, leaky, description, intervals in models:
         reasons = []
         if synthetic:
             reasons.append(SYNTHETIC_NOTE)
@@ -88,12 +136,12 @@ def _run_rows(run_dir: Path, doc: dict) -> list[dict]:
             reasons.append(OVERRIDDEN_NOTE)
         if leaky:
             reasons.append(f"{LEAKY_NOTE}: {description}" if description else LEAKY_NOTE)
-        for dataset, s in scores.items():
-            rows.append({
-                "dataset": dataset, "method": method, "kind": "run",
-                "uf1": s.get("uf1"), "uar": s.get("uar"), "accuracy": s.get("accuracy"), "n": s.get("n"),
-                "comparable": not reasons, "note": "; ".join(reasons), "source": str(run_dir),
-            })
+        rows += _score_rows(scores, intervals, method=method, kind="run", comparable=not reasons,
+                            note="; ".join(reasons), source=str(run_dir))
+    for kind, b in run_baselines(doc).items():
+        rows += _score_rows(b["scores"], b.get("intervals"), method=f"{name} [baseline: {kind}]", kind="baseline",
+                            comparable=False, note=BASELINE_NOTE.format(label=b.get("label") or kind),
+                            source=str(run_dir))
     return rows
 
 
@@ -120,20 +168,23 @@ def results_table(run_dirs, with_published: bool = True) -> pd.DataFrame:
     if isinstance(run_dirs, (str, Path)):
         run_dirs = [run_dirs]
     rows, papers, families = [], [], set()
-    for run_dir in run_dirs:
+    for order, run_dir in enumerate(run_dirs):
         run_dir = Path(run_dir)
         doc = read_results_json(run_dir)
-        rows += _run_rows(run_dir, doc)
+        rows += [dict(r, _run=order) for r in _run_rows(run_dir, doc)]
         papers += _papers_of(doc)
         families |= {dataset_family(d) for d in doc["scores"]}
     if with_published:
         rows += _published_rows(list(dict.fromkeys(papers)), families)
-    df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    df = pd.DataFrame(rows, columns=[*TABLE_COLUMNS, "_run"])
     rank = {d: i for i, d in enumerate(DATASET_ORDER)}
     df["_d"] = df["dataset"].map(lambda d: (rank.get(dataset_family(d), len(rank)), dataset_family(d)))
-    df["_k"] = (df["kind"] == "published").astype(int)
-    df = df.reset_index().sort_values(["_d", "_k", "index"], kind="stable")
-    return df.drop(columns=["_d", "_k", "index"]).reset_index(drop=True)
+    # within a dataset: each run's rows with its baselines right under them, then the published rows
+    df["_p"] = (df["kind"] == "published").astype(int)
+    df["_r"] = df["_run"].fillna(-1)
+    df["_k"] = df["kind"].map(KIND_ORDER)
+    df = df.reset_index().sort_values(["_d", "_p", "_r", "_k", "index"], kind="stable")
+    return df.drop(columns=["_d", "_p", "_r", "_k", "_run", "index"]).reset_index(drop=True)
 
 
 def _cell(value) -> str:
@@ -144,8 +195,19 @@ def _cell(value) -> str:
     return str(value)
 
 
+def _score_cell(r, metric: str) -> str:
+    low, high = getattr(r, f"{metric}_low", None), getattr(r, f"{metric}_high", None)
+    value = getattr(r, metric)
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (low, high, value)):
+        return _cell(value)
+    return format_interval(value, low, high)
+
+
 def format_table(df: pd.DataFrame) -> str:
-    """Plain-text table, grouped by dataset; published sources (and table notes) become numbered footnotes."""
+    """Plain-text table, grouped by dataset; published sources (and table notes) become numbered footnotes.
+
+    A score with a bootstrap interval prints as ``0.611 [0.56, 0.66]``; baseline rows say ``NO (baseline)``.
+    """
     footnotes: dict[str, int] = {}
     lines = []
     header = ["dataset", "method", "UF1", "UAR", "Acc", "n", "comparable", "note", "source"]
@@ -157,9 +219,10 @@ def format_table(df: pd.DataFrame) -> str:
             source, comparable, note = f"[{ref}]", "(published)", ""
         else:
             source, comparable = r.source, "yes" if r.comparable else "NO"
+            comparable += " (baseline)" if r.kind == "baseline" else ""
         n = "-" if r.n is None or (isinstance(r.n, float) and math.isnan(r.n)) else str(int(r.n))
-        body.append([r.dataset, r.method, _cell(r.uf1), _cell(r.uar), _cell(r.accuracy), n, comparable, note,
-                     source])
+        body.append([r.dataset, r.method, _score_cell(r, "uf1"), _score_cell(r, "uar"), _score_cell(r, "accuracy"),
+                     n, comparable, note, source])
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines.append(fmt.format(*header).rstrip())
@@ -174,4 +237,60 @@ def format_table(df: pd.DataFrame) -> str:
     if footnotes:
         lines.append("")
         lines += [f"[{i}] {src}" for src, i in footnotes.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _fold_predictions(run_dir: Path, doc: dict) -> dict:
+    """``{label: predictions}`` of the run's variants (and baselines saved as ``folds/baseline_<kind>``)."""
+    found = {}
+    names = [(n, v.get("label") or n) for n, v in (doc.get("variants") or {}).items()]
+    names += [(f"baseline_{k}", f"baseline: {k}") for k in run_baselines(doc)]
+    for folder, label in names:
+        store = FoldStore(run_dir, folder)
+        if store.folder.is_dir() and any(store.folder.glob("*.csv")):
+            found[str(label)] = store.load_all()
+    return found
+
+
+def paired_differences(run_dirs, metrics=("uf1", "uar"), n_boot: int = 1000, seed=0, level: float = 0.95) -> pd.DataFrame:
+    """Paired-bootstrap ``a - b`` for every two variants of a run scored on the same clips (``PAIR_COLUMNS``).
+
+    Predictions come from the fold CSVs of each variant named in ``results.json`` (``RUN_DIR/folds/<variant>/``);
+    pairs whose clips or labels differ are left out, as are runs with fewer than two variants on disk.
+    """
+    if isinstance(run_dirs, (str, Path)):
+        run_dirs = [run_dirs]
+    rows = []
+    for run_dir in run_dirs:
+        run_dir = Path(run_dir)
+        doc = read_results_json(run_dir)
+        preds = list(_fold_predictions(run_dir, doc).items())
+        for i, (a, pa) in enumerate(preds):
+            for b, pb in preds[i + 1:]:
+                try:
+                    paired(pa, pb)
+                except ValueError:
+                    continue  # not run on the same clips: nothing to pair
+                for metric, d in paired_bootstrap(pa, pb, metrics, n_boot=n_boot, seed=seed, level=level).items():
+                    rows.append({"run": _run_name(run_dir, doc), "a": a, "b": b, "n": len(pa), "metric": metric,
+                                 "difference": d.difference, "low": d.low, "high": d.high, "verdict": d.verdict})
+    return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
+
+
+def format_pairs(df: pd.DataFrame, n_boot: int = 1000, level: float = 0.95) -> str:
+    """One line per pair: each metric's ``a - b`` with its interval and verdict (empty string when no pair)."""
+    if df.empty:
+        return ""
+    lines = [f"Paired differences a - b (same clips, subjects resampled {n_boot} times, {level:.0%} interval):"]
+    body = []
+    for (run, a, b, n), part in df.groupby(["run", "a", "b", "n"], sort=False):
+        cells = [f"{r.metric.upper() if r.metric != 'accuracy' else 'Acc'} "
+                 f"{format_interval(r.difference, r.low, r.high, sign=True)} {r.verdict}" for r in part.itertuples()]
+        body.append([run, a, b, str(n), "; ".join(cells)])
+    header = ["run", "a", "b", "n", "difference"]
+    widths = [max(len(x) for x in col) for col in zip(header, *body)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines.append(fmt.format(*header).rstrip())
+    lines.append(fmt.format(*("-" * w for w in widths)).rstrip())
+    lines += [fmt.format(*row).rstrip() for row in body]
     return "\n".join(lines) + "\n"
