@@ -47,3 +47,28 @@ def test_tsne_png(tmp_path):
     assert is_png(path)
     with pytest.raises(ValueError, match="one label per row"):
         plots.plot_tsne(x, [0, 1], tmp_path / "bad.png")
+
+
+def s(uf1, uar):
+    return {"uf1": uf1, "uar": uar, "accuracy": uf1, "n": 40}
+
+
+def test_scores_with_baselines_png(tmp_path):
+    from mer_keras.evaluation import write_results_json
+
+    doc = {"scores": {"all": s(0.6, 0.62)}, "extra": {"experiment": "demo"},
+           "variants": {"main": {"label": "ShuffleNetV2", "scores": {"all": s(0.6, 0.62)},
+                                 "intervals": {"uf1": [0.5, 0.7], "uar": [0.52, 0.71], "accuracy": [0.5, 0.7]}},
+                        "plain": {"scores": {"all": s(0.55, 0.57)}}},  # no intervals: no error bar, no crash
+           "baselines": {"majority": {"label": "majority", "scores": {"all": s(0.2, 0.33)},
+                                      "intervals": {"uf1": [0.15, 0.25], "uar": [0.33, 0.33],
+                                                    "accuracy": [0.4, 0.6]}},
+                         "linear_svm": {"label": "linear SVM", "scores": {"all": s(0.68, 0.68)}}}}
+    assert is_png(plots.plot_scores_with_baselines(doc, tmp_path / "scores.png"))
+    labels = [m[0] for m in plots._models_of(doc)]
+    assert labels == ["ShuffleNetV2", "plain", "baseline: majority", "baseline: linear_svm"]
+    # an older run directory (no variants, no baselines) still draws its one bar pair
+    write_results_json(tmp_path / "old", config={"name": "old"}, scores={"all": s(0.4, 0.45)})
+    assert is_png(plots.plot_scores_with_baselines(tmp_path / "old", tmp_path / "old.png"))
+    with pytest.raises(ValueError, match="dataset 'casme2'"):
+        plots.plot_scores_with_baselines(doc, tmp_path / "none.png", dataset="casme2")

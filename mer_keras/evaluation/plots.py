@@ -128,3 +128,58 @@ def plot_tsne(embeddings, labels, path, class_names=None, perplexity=30.0, rando
     ax.set_xticks([])
     ax.set_yticks([])
     return _save(fig, path)
+
+
+def _models_of(doc: dict) -> list[tuple[str, dict, object, bool]]:
+    """(label, scores, intervals, is_baseline) of each variant (the headline alone when none), then each baseline."""
+    from .report import run_baselines
+
+    variants = doc.get("variants") or {}
+    models = [(str(v.get("label") or k), v["scores"], v.get("intervals"), False) for k, v in variants.items()]
+    if not models:
+        models = [("run", doc["scores"], doc.get("intervals"), False)]
+    models += [(f"baseline: {k}", b["scores"], b.get("intervals"), True) for k, b in run_baselines(doc).items()]
+    return models
+
+
+def plot_scores_with_baselines(results, path, dataset: str = "all", title=None):
+    """UF1 and UAR of each variant beside the same-fold baselines, with bootstrap interval bars where known.
+
+    ``results`` is a run's ``results.json`` content (or its run directory). Baselines are hatched grey, so a
+    network bar that does not clear them shows at a glance (issue 16). Returns the PNG path.
+    """
+    from .report import _interval_cells
+    from .results import read_results_json
+
+    doc = results if isinstance(results, dict) else read_results_json(results)
+    models = [m for m in _models_of(doc) if dataset in m[1]]
+    if not models:
+        raise ValueError(f"no variant or baseline of this run has scores for dataset {dataset!r}")
+    metrics = ("uf1", "uar")
+    width = 0.8 / len(models)
+    fig = Figure(figsize=(max(4.5, 1.2 + 0.9 * len(models) * len(metrics)), 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    colours = iter(["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
+                    "tab:olive", "tab:cyan"] * 4)
+    baseline_styles = iter([{"color": "0.8", "hatch": "..", "edgecolor": "0.35"},
+                            {"color": "0.6", "hatch": "//", "edgecolor": "0.25"}] * 8)
+    for i, (label, scores, intervals, baseline) in enumerate(models):
+        cells = _interval_cells(intervals, dataset)
+        values = [float(scores[dataset][m]) for m in metrics]
+        err = np.zeros((2, len(metrics)))
+        has_err = False
+        for j, m in enumerate(metrics):
+            low, high = cells[f"{m}_low"], cells[f"{m}_high"]
+            if low is not None and high is not None:
+                err[:, j] = [max(values[j] - low, 0.0), max(high - values[j], 0.0)]
+                has_err = True
+        style = next(baseline_styles) if baseline else {"color": next(colours)}
+        xs = np.arange(len(metrics)) + (i - (len(models) - 1) / 2) * width
+        ax.bar(xs, values, width * 0.92, label=label, yerr=err if has_err else None, capsize=3, **style)
+    ax.set_xticks(range(len(metrics)), [m.upper() for m in metrics])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score (whiskers: subject-bootstrap interval)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    name = (doc.get("extra") or {}).get("experiment") or (doc.get("config") or {}).get("name") or "run"
+    ax.set_title(title or f"{name}: {dataset}, variants and same-fold baselines")
+    return _save(fig, path)
