@@ -117,3 +117,11 @@ def test_baseline_results_has_the_results_json_layout():
     assert "majority" in entries["majority"]["label"] and "16x16" in entries["linear_svm"]["label"]
     with pytest.raises(ValueError, match="unknown baseline kind"):
         baseline_predictions(x, m, kind="knn")
+
+
+def test_folds_with_few_subjects_or_one_class_still_predict():
+    x, m = toy(n_subjects=2)  # each training fold holds one subject: no inner split to search C on
+    preds = baseline_predictions(x, m, kind="linear_svm")
+    assert len(preds) == len(m) and set(preds["y_pred"]) <= {0, 1, 2}
+    one_class = fit_linear_svm(np.zeros((4, 3)), [1, 1, 1, 1], ["a", "a", "b", "b"])
+    assert list(one_class.predict(np.ones((2, 3)))) == [1, 1]

@@ -3,8 +3,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mer_keras.evaluation import bootstrap_ci, confusion_scores, format_interval, paired_bootstrap, scores, uf1
-from mer_keras.evaluation.bootstrap import NOT_DISTINGUISHABLE, Difference, Interval, intervals_of
+from mer_keras.evaluation import (
+    bootstrap_ci,
+    confusion_scores,
+    format_interval,
+    paired_bootstrap,
+    scores,
+    uf1,
+)
+from mer_keras.evaluation.bootstrap import (
+    NOT_DISTINGUISHABLE,
+    Difference,
+    Interval,
+    intervals_of,
+)
 
 
 def run(y_true, y_pred, clips_per_subject, dataset="synthme"):

@@ -216,3 +216,14 @@ def test_old_results_without_intervals_print_as_before(runs):
     assert "baseline" not in set(df["kind"])
     line = next(x for x in format_table(df).splitlines() if x.startswith("all") and "shuffle [Ghost-ViT]" in x)
     assert "0.7100  0.7200  0.8000  442" in line
+
+
+def test_a_damaged_fold_folder_still_prints_the_table(run16, capsys):
+    import shutil
+
+    folder = run16 / "folds" / "full"
+    first = min(folder.glob("*.csv"))
+    shutil.copy(first, folder / "copy.csv")  # the same clips twice
+    assert main(["table", str(run16), "--no-published"]) == 2
+    captured = capsys.readouterr()
+    assert "abl [Full model]" in captured.out and "no paired differences" in captured.err

@@ -3,7 +3,14 @@
 Only light imports here (numpy, pandas, sklearn); matplotlib is loaded by ``plots`` and OpenCV by
 ``baselines`` on first use.
 """
-from .bootstrap import Difference, Interval, bootstrap_ci, format_interval, intervals_of, paired_bootstrap
+from .bootstrap import (
+    Difference,
+    Interval,
+    bootstrap_ci,
+    format_interval,
+    intervals_of,
+    paired_bootstrap,
+)
 from .megc_log import format_megc_log, read_megc_log, write_megc_log
 from .metrics import (
     PREDICTION_COLUMNS,

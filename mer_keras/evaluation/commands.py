@@ -5,24 +5,30 @@ import sys
 
 
 def table_command(args) -> int:
-    """Print (and optionally save as CSV) the table ``results_table`` builds for the run directories."""
+    """Print (and optionally save as CSV) the table ``results_table`` builds, then the paired differences."""
     from .report import format_pairs, format_table, paired_differences, results_table
 
     try:
         df = results_table(args.run_dirs, with_published=not args.no_published)
-        pairs = None if args.no_pairs else paired_differences(args.run_dirs, n_boot=args.n_boot, seed=args.seed)
     except (FileNotFoundError, ValueError) as e:
         print(f"mer-keras table: {e}", file=sys.stderr)
         return 2
     print(format_table(df), end="")
-    if pairs is not None and not pairs.empty:
-        print()
-        print(format_pairs(pairs, n_boot=args.n_boot), end="")
     if args.csv:
         from .results import atomic_write_text
 
         atomic_write_text(args.csv, df.to_csv(index=False))
         print(f"table written to {args.csv}")
+    if args.no_pairs:
+        return 0
+    try:  # a damaged fold folder must not hide the table printed above
+        pairs = paired_differences(args.run_dirs, n_boot=args.n_boot, seed=args.seed)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"mer-keras table: no paired differences: {e}", file=sys.stderr)
+        return 2
+    if not pairs.empty:
+        print()
+        print(format_pairs(pairs, n_boot=args.n_boot), end="")
     return 0
 
 
