@@ -6,7 +6,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from mer_keras.models import MobileViT, ShuffleNetV2, build, count_params, list_models
+from mer_keras.models import MobileViT, ResNet18, ShuffleNetV2, build, count_params, list_models
+from mer_keras.models.shufflenet_v2 import ABLATION_SCALE
 
 CONTRACT_NAMES = ["shufflenet_v2", "shufflenet_v2_cbam", "shufflenet_v2_ghost_vit", "mobilevit_xxs",
                   "mobilevit_xs", "mobilevit_s", "mobilenet_v2", "resnet18", "resnet50", "vit_tiny"]
@@ -34,15 +35,51 @@ def test_baselines_parameter_counts(name, expected, tolerance):
     assert abs(count - expected) <= tolerance * expected
 
 
-@pytest.mark.parametrize("name", ["shufflenet_v2_cbam", "shufflenet_v2_ghost_vit"])
-def test_paper_000_variants_are_near_its_1_53_million_parameters(name):
-    count = count_params(build(name, classes=3))
-    assert abs(count - 1.53e6) / 1.53e6 < 0.01
-    assert count > count_params(build("shufflenet_v2", classes=3, scale=0.5))
+@pytest.mark.parametrize("attention", ["cbam", "ghost_vit"])
+def test_paper_000_ablation_variants_share_one_width_within_3_percent_of_1_53_million(attention):
+    # paper 000's abstract: 1.53 M trainable parameters; both attention variants on the one ablation width
+    count = count_params(ShuffleNetV2(input_shape=(64, 64, 3), scale=ABLATION_SCALE, attention=attention, classes=3))
+    assert abs(count - 1.53e6) / 1.53e6 < 0.03, count
+
+
+def test_paper_000_registry_variants_have_the_same_backbone():
+    # same width: every weighted layer of the plain model exists, with the same shapes, in both variants
+    def shapes(model):
+        return {w.path: tuple(w.shape) for w in model.weights}
+
+    plain = shapes(build("shufflenet_v2", input_shape=(64, 64, 3), classes=3))
+    for name in ("shufflenet_v2_cbam", "shufflenet_v2_ghost_vit"):
+        variant = shapes(build(name, input_shape=(64, 64, 3), classes=3))
+        assert {k: variant.get(k) for k in plain} == plain, name
+        assert abs(count_params(build(name, input_shape=(64, 64, 3), classes=3)) - 1.53e6) / 1.53e6 < 0.03
+
+
+@pytest.mark.parametrize("builder, kwargs", [
+    (ShuffleNetV2, {"input_shape": (64, 64, 3), "attention": "ghost_vit"}),
+    (MobileViT, {"variant": "xxs", "input_shape": (64, 64, 3)}),
+    (ResNet18, {"input_shape": (32, 32, 3)}),
+])
+def test_activation_switch_changes_layer_types_not_names(builder, kwargs):
+    base = builder(**kwargs)
+    leaky = builder(**kwargs, activation="leaky_relu", leaky_slope=0.1)
+    assert [layer.name for layer in leaky.layers] == [layer.name for layer in base.layers]
+    changed = [layer for layer in leaky.layers if type(layer).__name__ == "LeakyReLU"]
+    assert len(changed) > 10
+    assert all(type(base.get_layer(layer.name)).__name__ != "LeakyReLU" for layer in changed)
+    assert all(float(layer.negative_slope) == pytest.approx(0.1) for layer in changed)
+    leaky.set_weights(base.get_weights())  # same weights, same order: they transfer by name or position
+
+
+def test_deit_base_is_the_size_paper_000_describes():
+    # DeiT-B/16 (timm deit_base_patch16_224: 86,567,656 with 1000 classes) less its class token and that
+    # token's position embedding (2 x 768); at 32 px the position table holds 4 tokens instead of 196.
+    model = build("deit_base", input_shape=(32, 32, 3), classes=1000)
+    assert count_params(model) == 86_567_656 - 2 * 768 - (196 - 4) * 768
+    assert model.get_layer("encoder12_attn").num_heads == 12
 
 
 def test_registry_has_every_contract_name():
-    assert set(CONTRACT_NAMES) <= set(list_models())
+    assert set(CONTRACT_NAMES + ["deit_base"]) <= set(list_models())
     with pytest.raises(ValueError, match="unknown model"):
         build("shufflenet_v3")
 
@@ -101,6 +138,7 @@ def test_mobilevit_bad_arguments_raise_clear_errors(kwargs, message):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"scale": 0.75}, "scale"), ({"attention": "se"}, "attention"), ({"activation": "gelu"}, "activation"),
+    ({"activation": "swish"}, "activation"),
     ({"attention": "cbam", "attention_position": "stage9"}, "attention_position"), ({"l2": -1.0}, "l2"),
     ({"classes": 0}, "classes"),
 ])

@@ -3,16 +3,26 @@
 MobileNetV2 and ResNet50 are ``keras.applications`` backbones (``weights=None``: nothing is
 downloaded) under the contract's GAP -> Dropout -> Dense("predictions") top, so their layer names
 stay Keras'. ResNet18 (not in keras.applications) is written in the same naming style
-(``conv2_block1_1_conv``...). ``ViTTiny`` is a DeiT-tiny-sized ViT (patch 16, width 192, depth 12,
-3 heads, MLP 768): it pools the patch tokens with the same GAP instead of a class token, so it has
-384 parameters fewer than DeiT-tiny's 5,717,416 with 1000 classes.
+(``conv2_block1_1_conv``...), with an ``activation`` switch. ``DeiT`` is a ViT of DeiT's sizes
+(Touvron et al. 2021; patch 16, MLP 4d): it pools the patch tokens with the same GAP instead of a
+class token, so it has 2 x ``width`` parameters fewer than DeiT (the class token and its position
+embedding; tiny: 5,717,416 - 384, base: 86,567,656 - 1,536 with 1000 classes).
+
+Paper 000 ("Improved lightweight ViT module") says its DeiT "multi-adds more than 10 G": of DeiT's
+models only DeiT-B/16 at 224 px (86.6 M parameters, 17.6 G multiply-adds) does, so ``deit_base`` is
+the paper-000 baseline; DeiT-S (4.6 G) and DeiT-Ti (1.3 G) do not. Paper 004 quotes 86 M for DeiT.
+``ViTTiny`` (``vit_tiny``) is kept for small-input checks.
 """
 from __future__ import annotations
 
 import keras
 
 from .common import add_top, finish, regularizer, validate_common
-from .layers import transformer_encoder
+from .layers import activation_layer, transformer_encoder
+from .layers.conv import DEFAULT_LEAKY_SLOPE
+
+DEIT_VARIANTS = {"tiny": (192, 3), "small": (384, 6), "base": (768, 12)}
+"""DeiT width and heads; every variant has depth 12, patch 16 and an MLP of 4 x width."""
 
 
 def _with_top(backbone, include_top, weights, pooling, classes, classifier_activation, dropout, l2, name):
@@ -45,7 +55,7 @@ def ResNet50(input_shape=(224, 224, 3), include_top=True, weights=None, pooling=
                      name or "resnet50")
 
 
-def _basic_block(x, filters, strides, name, reg):
+def _basic_block(x, filters, strides, name, reg, act):
     """ResNet v1 basic block: 3x3 -> 3x3, projection shortcut when the shape changes."""
     shortcut = x
     if strides != 1 or x.shape[-1] != filters:
@@ -55,29 +65,36 @@ def _basic_block(x, filters, strides, name, reg):
     y = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, kernel_regularizer=reg,
                             name=f"{name}_1_conv")(x)
     y = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_1_bn")(y)
-    y = keras.layers.ReLU(name=f"{name}_1_relu")(y)
+    y = activation_layer(act[0], f"{name}_1_relu", act[1])(y)
     y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=reg,
                             name=f"{name}_2_conv")(y)
     y = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_2_bn")(y)
     y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
-    return keras.layers.ReLU(name=f"{name}_out")(y)
+    return activation_layer(act[0], f"{name}_out", act[1])(y)
 
 
 def ResNet18(input_shape=(224, 224, 3), include_top=True, weights=None, pooling=None, classes=3,
-             classifier_activation="softmax", dropout=0.0, l2=0.0, name=None):
-    """ResNet18 (He et al. 2016, torchvision layout: 11,689,512 parameters with 1000 classes)."""
+             classifier_activation="softmax", dropout=0.0, l2=0.0, activation="relu",
+             leaky_slope=DEFAULT_LEAKY_SLOPE, name=None):
+    """ResNet18 (He et al. 2016, torchvision layout: 11,689,512 parameters with 1000 classes).
+
+    ``activation``: "relu" or "leaky_relu" (slope ``leaky_slope``); layer names keep the ``_relu`` suffix
+    either way, so weights transfer between the two."""
     shape = validate_common(input_shape, include_top, weights, pooling, classes, dropout)
+    if activation not in ("relu", "leaky_relu"):
+        raise ValueError(f"activation must be 'relu' or 'leaky_relu', got {activation!r}")
     reg = regularizer(l2)
+    act = (activation, leaky_slope)
     inputs = keras.Input(shape, name="input")
     x = keras.layers.Conv2D(64, 7, strides=2, padding="same", use_bias=False, kernel_regularizer=reg,
                             name="conv1_conv")(inputs)
     x = keras.layers.BatchNormalization(epsilon=1e-5, name="conv1_bn")(x)
-    x = keras.layers.ReLU(name="conv1_relu")(x)
+    x = activation_layer(act[0], "conv1_relu", act[1])(x)
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_pool")(x)
     for stage, filters in enumerate((64, 128, 256, 512), start=2):
         for block in (1, 2):
             strides = 2 if block == 1 and stage > 2 else 1
-            x = _basic_block(x, filters, strides, f"conv{stage}_block{block}", reg)
+            x = _basic_block(x, filters, strides, f"conv{stage}_block{block}", reg, act)
     x = add_top(x, include_top, pooling, classes, classifier_activation, dropout, reg)
     return finish(inputs, x, name or "resnet18", weights)
 
@@ -95,13 +112,30 @@ class PositionEmbedding(keras.layers.Layer):
         return inputs + self.embedding
 
 
+def DeiT(variant="base", input_shape=(224, 224, 3), include_top=True, weights=None, pooling=None, classes=3,
+         classifier_activation="softmax", dropout=0.0, l2=0.0, patch_size=16, depth=12, name=None):
+    """A ViT of DeiT's sizes ("tiny", "small", "base"): patch embedding, ``depth`` pre-norm encoders
+    (GELU, MLP 4 x width), LN, GAP head. ``l2`` covers the patch embedding, attention and MLP kernels."""
+    if variant not in DEIT_VARIANTS:
+        raise ValueError(f"variant must be one of {sorted(DEIT_VARIANTS)}, got {variant!r}")
+    width, heads = DEIT_VARIANTS[variant]
+    return _vit(input_shape, include_top, weights, pooling, classes, classifier_activation, dropout, l2, patch_size,
+                width, depth, heads, 4 * width, name or f"deit_{variant}")
+
+
 def ViTTiny(input_shape=(224, 224, 3), include_top=True, weights=None, pooling=None, classes=3,
             classifier_activation="softmax", dropout=0.0, l2=0.0, patch_size=16, width=192, depth=12,
             num_heads=3, mlp_dim=768, name=None):
     """A DeiT-tiny-sized ViT (Touvron et al. 2021): patch embedding, ``depth`` pre-norm encoders, GAP head."""
+    return _vit(input_shape, include_top, weights, pooling, classes, classifier_activation, dropout, l2, patch_size,
+                width, depth, num_heads, mlp_dim, name or "vit_tiny")
+
+
+def _vit(input_shape, include_top, weights, pooling, classes, classifier_activation, dropout, l2, patch_size,
+         width, depth, num_heads, mlp_dim, name):
     shape = validate_common(input_shape, include_top, weights, pooling, classes, dropout, min_size=patch_size)
     if shape[0] % patch_size or shape[1] % patch_size:
-        raise ValueError(f"ViTTiny needs height and width divisible by the patch size {patch_size}, got {shape[:2]}")
+        raise ValueError(f"a ViT needs height and width divisible by the patch size {patch_size}, got {shape[:2]}")
     reg = regularizer(l2)
     grid = (shape[0] // patch_size, shape[1] // patch_size)
     inputs = keras.Input(shape, name="input")
@@ -114,4 +148,4 @@ def ViTTiny(input_shape=(224, 224, 3), include_top=True, weights=None, pooling=N
     x = keras.layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(x)
     x = keras.layers.Reshape((grid[0], grid[1], width), name="token_grid")(x)
     x = add_top(x, include_top, pooling, classes, classifier_activation, dropout, reg)
-    return finish(inputs, x, name or "vit_tiny", weights)
+    return finish(inputs, x, name, weights)

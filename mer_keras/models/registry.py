@@ -23,12 +23,13 @@ class ModelSpec:
 
 
 MODELS = {
+    # paper 000's ablation: one backbone width (shufflenet_v2.ABLATION_SCALE = 1.0) for all three variants
     "shufflenet_v2": ModelSpec("shufflenet_v2.ShuffleNetV2", {"scale": 1.0}, (224, 224, 3),
                                "ShuffleNetV2 1.0x (paper 000 baseline)"),
     "shufflenet_v2_cbam": ModelSpec("shufflenet_v2.ShuffleNetV2", {"scale": 1.0, "attention": "cbam"},
                                     (224, 224, 3), "ShuffleNetV2 1.0x + CBAM after conv5 (paper 000)"),
-    "shufflenet_v2_ghost_vit": ModelSpec("shufflenet_v2.ShuffleNetV2", {"scale": 0.5, "attention": "ghost_vit"},
-                                         (224, 224, 3), "ShuffleNetV2 0.5x + Ghost-ViT after stage 4 (paper 000)"),
+    "shufflenet_v2_ghost_vit": ModelSpec("shufflenet_v2.ShuffleNetV2", {"scale": 1.0, "attention": "ghost_vit"},
+                                         (224, 224, 3), "ShuffleNetV2 1.0x + Ghost-ViT after stage 2 (paper 000)"),
     "mobilevit_xxs": ModelSpec("mobilevit.MobileViT", {"variant": "xxs"}, (256, 256, 3), "MobileViT-XXS"),
     "mobilevit_xs": ModelSpec("mobilevit.MobileViT", {"variant": "xs"}, (256, 256, 3), "MobileViT-XS"),
     "mobilevit_s": ModelSpec("mobilevit.MobileViT", {"variant": "s"}, (256, 256, 3), "MobileViT-S (paper 004)"),
@@ -36,6 +37,8 @@ MODELS = {
     "resnet18": ModelSpec("baselines.ResNet18", {}, (224, 224, 3), "ResNet18 (torchvision layout)"),
     "resnet50": ModelSpec("baselines.ResNet50", {}, (224, 224, 3), "keras.applications ResNet50"),
     "vit_tiny": ModelSpec("baselines.ViTTiny", {}, (224, 224, 3), "DeiT-tiny-sized ViT (GAP head)"),
+    "deit_base": ModelSpec("baselines.DeiT", {"variant": "base"}, (224, 224, 3),
+                           "DeiT-B/16-sized ViT, GAP head (paper 000's DeiT: > 10 G multiply-adds)"),
 }
 
 

@@ -82,7 +82,9 @@ def ghost_vit_block(x, dim, depth, name, num_heads=4, mlp_ratio=2, kernel_size=3
     1x1 back to C -> concat with the input -> n x n fusion conv. Output shape = input shape.
 
     Feature maps not divisible by the patch (e.g. 7x7 at a 224 input) are bilinearly resized up to the
-    next multiple before unfolding and back after folding, as Apple's ml-cvnets does.
+    next multiple before unfolding and back after folding, as Apple's ml-cvnets does. An even
+    ``kernel_size`` (n = 2 in the paper-000 ablation model, see ``shufflenet_v2``) pads "same" on the
+    bottom and right only (TensorFlow's convention).
     """
     if depth < 1 or dim < 2:
         raise ValueError(f"{name}: depth must be >= 1 and dim >= 2, got {depth}, {dim}")
