@@ -133,7 +133,8 @@ def test_unreadable_frame_and_short_clip_name_clip_and_frame(corpus, tmp_path):
     for n in names:
         (folder / n).write_bytes(b"not an image")
     broken["frames_dir"] = str(folder)
-    with pytest.raises(PreprocessingError, match=r"clip synthme/s1/c1: frame 0 \(.*img1.jpg\) cannot be read"):
+    # frame 5 is the apex: rep_apex reads and aligns on the apex frame alone
+    with pytest.raises(PreprocessingError, match=r"clip synthme/s1/c1: frame 5 \(.*img6.jpg\) cannot be read"):
         prepare(broken, "apex", tmp_path / "cache", n_jobs=1, progress=False, size=48)
     short = corpus.iloc[[1]].copy()
     short["apex_idx"] = 30
@@ -149,7 +150,7 @@ def test_no_face_error_then_explicit_fallbacks(corpus, tmp_path):
     for name in names:
         cv2.imwrite(str(faceless / name), np.full((160, 160, 3), 90, np.uint8))
     rows = pd.concat([corpus.iloc[:2], pd.DataFrame([_row(faceless, names, "s1", "blank")])], ignore_index=True)
-    with pytest.raises(PreprocessingError, match="no frontal face found in clip synthme/s1/blank, onset frame 0"):
+    with pytest.raises(PreprocessingError, match="no frontal face found in clip synthme/s1/blank, apex frame 5"):
         prepare(rows, "apex", tmp_path / "c", n_jobs=1, progress=False, size=48)
     prev = prepare(rows, "apex", tmp_path / "c", n_jobs=1, progress=False, size=48, on_no_face="previous")
     assert list(prev.fallbacks["clip"]) == ["blank"]

@@ -19,7 +19,8 @@ def register(subparsers) -> None:
     p.add_argument("dataset", nargs="?", help="dataset key (casme2, samm, smic-hs, smic-vis, smic-nir, mmew, ck+, "
                    "oulu-casia, jaffe, mug, synthme, synthme-macro) or megc2019 for the composite")
     p.add_argument("--root", help="the dataset's folder as shipped")
-    p.add_argument("--protocol", help="megc2019, casme2-5class, three-class or all (default: the dataset's)")
+    p.add_argument("--protocol", help="megc2019, casme2-5class, three-class, all, or liu2022-macro (paper 004's macro "
+                   "images of ck+, oulu-casia, mug, jaffe: one row per selected frame) (default: the dataset's)")
     p.add_argument("--megc-gt", help="official MEGC 2019 combined_3class_gt.csv (selects the listed clips)")
     p.add_argument("--casme2", help="CASME II root (composite)")
     p.add_argument("--samm", help="SAMM root (composite)")
@@ -55,6 +56,7 @@ def _reader_options(args) -> dict:
 def run(args) -> int:
     import pandas as pd
 
+    from .labels import IMAGE_PROTOCOLS
     from .load import load_manifest
     from .manifest import ManifestError, read_manifest, write_manifest
     from .reading import skipped_table
@@ -103,8 +105,13 @@ def run(args) -> int:
     skipped = skipped_table(df)
     df.attrs.clear()
     write_manifest(df, args.out)
-    print(f"wrote {args.out}: {len(df)} clips, {df['subject'].nunique()} subjects")
+    print(f"wrote {args.out}: {len(df)} {'images' if args.protocol in IMAGE_PROTOCOLS else 'clips'}, "
+          f"{df['subject'].nunique()} subjects")
     print(pd.crosstab(df["dataset"], df["class_name"], margins=True, margins_name="total").to_string())
+    if args.protocol in IMAGE_PROTOCOLS:
+        from .liu2022_macro import compare_with_paper
+
+        print(compare_with_paper(df))
     if len(skipped):
         print(f"left out {len(skipped)} clip(s):")
         counts = skipped.groupby(["dataset", "reason", "emotion"]).size().rename("clips")

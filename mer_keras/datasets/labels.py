@@ -17,6 +17,10 @@ NEGATIVE_EMOTIONS = frozenset(
 POSITIVE_EMOTIONS = frozenset({"happiness", "happy", "positive"})
 SURPRISE_EMOTIONS = frozenset({"surprise"})
 
+LIU2022_NEGATIVE_EMOTIONS = frozenset({"anger", "disgust", "sadness", "sad"})
+"""Paper 004 (Front. Neurorobot. 2022, "Datasets"): "negative emotions contained anger, disgust, and
+sadness" (fear and contempt are not used)."""
+
 CASME2_5CLASSES = ("others", "disgust", "happiness", "repression", "surprise")
 """CASME II 5-class protocol (paper 003): fear and sadness are dropped."""
 
@@ -25,6 +29,19 @@ def three_class(emotion: str) -> int | None:
     """Class index of a fine emotion under the MEGC 3-class mapping, or None if it is dropped."""
     e = str(emotion).strip().lower()
     if e in NEGATIVE_EMOTIONS:
+        return 0
+    if e in POSITIVE_EMOTIONS:
+        return 1
+    if e in SURPRISE_EMOTIONS:
+        return 2
+    return None
+
+
+def liu2022_three_class(emotion: str) -> int | None:
+    """Paper 004's macro-expression mapping: negative = anger, disgust, sadness; positive = happiness;
+    surprise. Fear, contempt and neutral are dropped."""
+    e = str(emotion).strip().lower()
+    if e in LIU2022_NEGATIVE_EMOTIONS:
         return 0
     if e in POSITIVE_EMOTIONS:
         return 1
@@ -42,12 +59,16 @@ PROTOCOL_CLASSES = {
     "megc2019": THREE_CLASSES,
     "three-class": THREE_CLASSES,
     "casme2-5class": CASME2_5CLASSES,
+    "liu2022-macro": THREE_CLASSES,
 }
 PROTOCOL_MAPPERS = {
     "megc2019": three_class,
     "three-class": three_class,
     "casme2-5class": casme2_five_class,
+    "liu2022-macro": liu2022_three_class,
 }
+IMAGE_PROTOCOLS = ("liu2022-macro",)
+"""Protocols whose manifest holds one row per selected *image* (``datasets.liu2022_macro``), not per clip."""
 
 
 def classes_for(protocol: str, emotions=()) -> tuple[str, ...]:

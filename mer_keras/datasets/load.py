@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .labels import IMAGE_PROTOCOLS
 from .manifest import ManifestError, Problem, select_protocol, validate
 from .reading import SKIPPED_COLUMNS, check_on_error
 from .registry import MEGC2019_DATASETS, get
@@ -18,7 +19,8 @@ def load_manifest(dataset, root=None, protocol=None, megc_gt=None, on_error="rai
     """Manifest DataFrame (``manifest.COLUMNS``) of one dataset under ``protocol``.
 
     protocol: ``None`` uses the dataset's default (``megc2019`` for casme2, samm, smic-hs;
-    ``three-class`` for the others), or ``megc2019``, ``casme2-5class``, ``three-class``, ``all``.
+    ``three-class`` for the others), or ``megc2019``, ``casme2-5class``, ``three-class``, ``all``, or
+    ``liu2022-macro`` (paper 004's macro images: one row per selected frame, see ``liu2022_macro``).
     megc_gt: the official ``combined_3class_gt.csv`` (path or ``megc2019.read_official_list``
     result); without it ``megc2019`` uses the class mapping and the list's two CASME II omissions.
     on_error: ``"raise"`` raises ``ManifestError`` listing every problem; ``"report"`` returns the
@@ -67,6 +69,10 @@ def load_manifest(dataset, root=None, protocol=None, megc_gt=None, on_error="rai
     if len(dropped):
         dropped = dropped.assign(reason=f"emotion not in protocol {protocol}")
         skipped += dropped[list(SKIPPED_COLUMNS)].to_dict("records")
+    if protocol in IMAGE_PROTOCOLS:  # one row per image the paper's frame rule selects (paper 004)
+        from .liu2022_macro import select_images
+
+        kept = select_images(kept, spec.key)
     if problems and on_error == "raise":
         raise ManifestError(problems)
     kept.attrs["problems"] = problems

@@ -4,10 +4,13 @@ Layout (the subjects folder may sit up to two folders deep)::
 
     root/subjects3/001/happiness/take000/img_0000.jpg ...
 
-Emotions: anger, disgust, fear, happiness, neutral, sadness, surprise. The manifest treats each
-take as running to its peak at the last frame (onset = first frame, apex = offset = last frame):
-an assumption to revisit if a take is found to return to neutral. Subject keys ``mug/001``,
-clips ``<emotion>_<take>`` (``happiness_take000``) since take names repeat across emotions. 19 fps.
+Emotions: anger, disgust, fear, happiness, neutral, sadness, surprise. A MUG take starts *and ends*
+neutral with the apex in between (Aifanti et al. 2010; paper 004: "starting and ending with the
+normal expression frame ... the vertex frame in between"), and MUG annotates no apex frame. So
+onset = first frame, offset = last frame and apex = the middle frame on disk
+(``apex_source="middle"``, the same midpoint rule as SMIC's): never the last frame, which is near
+neutral. Subject keys ``mug/001``, clips ``<emotion>_<take>`` (``happiness_take000``) since take
+names repeat across emotions. 19 fps.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from .casme2 import frames_root
-from .reading import Reading, add_sequence, subject_dirs
+from .manifest import frame_number
+from .reading import Reading, middle_frame, subject_dirs
 
 FPS = 19.0
 EMOTIONS = ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")
@@ -38,5 +42,8 @@ def read(root, dataset="mug", fps=FPS, *, frames=None, on_error="raise") -> pd.D
                 clip = f"{emotion}_{take_dir.name}"
                 files = reading.frames(take_dir, "-", f"{subject_dir.name}/{clip}")
                 if files is not None:
-                    add_sequence(reading, subject_dir.name, clip, emotion, take_dir, files, fps)
+                    first, last = frame_number(files[0]), frame_number(files[-1])
+                    reading.add(subject=f"{dataset}/{subject_dir.name}", clip=clip, emotion=emotion, onset=first,
+                                apex=middle_frame(files, first, last), offset=last, frames_dir=take_dir,
+                                frame_files=files, apex_source="middle", fps=fps, source=str(take_dir))
     return reading.result()

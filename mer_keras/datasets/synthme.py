@@ -96,7 +96,9 @@ def generate(
     Micro (default): ``CASME2_RAW_selected/subNN/EPxx_yy/img<n>.jpg`` plus the CASME II-style coding
     sheet ``CASME2-coding-synthme.xlsx`` and ``synthme.json`` (every generation parameter, per clip).
     ``macro=True``: the CK+ layout (``cohn-kanade-images``, ``Emotion``) with other identities
-    (see ``synthme_faces.identity_pool``), posed expressions at macro amplitude, neutral to apex.
+    (see ``synthme_faces.identity_pool``), posed expressions at macro amplitude: each a 6-10 frame
+    sequence from a neutral onset to the apex at its last frame, as CK+'s, so paper 004's frame rule
+    (``load_manifest("synthme-macro", root, protocol="liu2022-macro")``: the last three frames) runs.
     The same arguments give byte-identical images. Re-running with the same arguments on a finished
     corpus returns at once; different arguments on an existing corpus raise ``FileExistsError``.
     """

@@ -1,7 +1,8 @@
 """Representation name -> function of one manifest row and its parameters -> float32 array.
 
 Every representation aligns the clip's faces the same way (``FaceAligner`` fitted once on the
-onset frame unless ``redetect``) and returns a fixed, documented scale:
+onset frame unless ``redetect``; ``apex`` fits it on the apex frame itself, ``align_on``) and returns a
+fixed, documented scale:
 
 =============  ======================  ===================================================================
 name           shape                   values
@@ -104,12 +105,13 @@ def _positions(row):
 class Alignment:
     """The fitted aligner of one clip, plus how it was obtained (recorded in the cache entry)."""
 
-    def __init__(self, row, frames: dict, p: dict, given=None):
+    def __init__(self, row, frames: dict, p: dict, given=None, anchor=None):
         self.p, self.row = p, row
-        self.onset = _positions(row)[0]
+        # the position the aligner is fitted on: the onset, or ``anchor`` (the apex for ``rep_apex``)
+        self.onset = _positions(row)[0] if anchor is None else int(anchor)
         self.aligner = FaceAligner(p["size"], False, p["masks"], p["margin"], p["predictor_path"], p["upsample"])
         self.notes: list[str] = []
-        where = f"clip {clip_name(row)}, onset frame {self.onset}"
+        where = f"clip {clip_name(row)}, {'onset' if anchor is None else 'apex'} frame {self.onset}"
         if given is not None:  # explicit 'previous' fallback, decided by prepare()
             self.aligner.set_transform(given["matrix"], _array_or_none(given.get("landmarks")), given["fallback"])
             self.notes.append(given["fallback"])
@@ -211,9 +213,15 @@ def rep_flow_hsv(row, p, given=None):
 
 
 def rep_apex(row, p, given=None):
+    """The aligned apex frame. ``align_on="apex"`` (default) fits landmarks, rotation and masks on the apex
+    frame itself, so head motion between onset and apex cannot move the eye mask off the eyes (paper 004
+    aligns the apex image it classifies); ``"onset"`` keeps the clip-wide onset fit."""
     on, ap, _ = _positions(row)
-    frames = read_frames(row, [on, ap])
-    al = Alignment(row, frames, p, given)
+    if p["align_on"] not in ("apex", "onset"):
+        raise ValueError(f"align_on must be 'apex' or 'onset', got {p['align_on']!r}")
+    anchor = ap if p["align_on"] == "apex" else None
+    frames = read_frames(row, [ap] if anchor is not None else [on, ap])
+    al = Alignment(row, frames, p, given, anchor=anchor)
     return _unit(al.aligned(frames[ap], ap)), al.info()
 
 
@@ -284,7 +292,7 @@ def rep_flow_stack(row, p, given=None):
 REPRESENTATIONS = {
     "flow": (rep_flow, {**COMMON, **FLOW}),
     "flow_hsv": (rep_flow_hsv, {**COMMON, **FLOW}),
-    "apex": (rep_apex, dict(COMMON)),
+    "apex": (rep_apex, {**COMMON, "align_on": "apex"}),
     "ars": (rep_ars, dict(COMMON)),
     "rrs": (rep_rrs, dict(COMMON)),
     "frame_stack": (rep_frame_stack, {**COMMON, **STACK}),
