@@ -2,8 +2,11 @@
 import numpy as np
 import pytest
 
-from mer_keras.training.config import load_experiment, variant_config
+import dataclasses
+
+from mer_keras.training.config import load_experiment
 from mer_keras.training.fold import FoldData, run_fold
+from mer_keras.training.stages import TrainSet
 
 SIZE = 32
 
@@ -21,21 +24,22 @@ def _fold_data(rng, poison=False, frames_too=True):
     y_tr = np.concatenate([p[1] for p in parts])
     g_tr = np.concatenate([p[2] for p in parts])
     x_te, y_te, _ = make(6, "t/held_out")
-    if poison:  # the held-out subject's labels and frames replaced by garbage
-        y_te = (y_te + 1) % 3
+    if poison:  # the held-out subject's labels, class counts and frames replaced by garbage
+        y_te = np.zeros_like(y_te)
         if frames_too:
-                x_te = np.random.default_rng(99).normal(5, 3, x_te.shape).astype("float32")
-    return FoldData(x_train=x_tr, y_train=y_tr, groups_train=g_tr, x_test=x_te, y_test=y_te, num_classes=3)
+            x_te = np.random.default_rng(99).normal(5, 3, x_te.shape).astype("float32")
+    # the flow pre-training input: the same clips, another array (here the images negated)
+    return FoldData(train=TrainSet(x_tr, y_tr, g_tr, 3), x_test=x_te, pretrain=TrainSet(-x_tr, y_tr, g_tr, 3),
+                    held_out_labels=y_te)
 
 
 def _vcfg(checkpoint="last", pretrain="flow", head="svm"):
-    cfg = load_experiment("liu2022_shufflenet", overrides={
-        "pretrain": {"kind": pretrain, "epochs": 1, "batch_size": 12},
+    exp = load_experiment("liu2022_shufflenet", overrides={
+        "pretrain": {"kind": pretrain, "epochs": 2, "batch_size": 12},
         "finetune": {"epochs": 2, "batch_size": 12, "checkpoint": checkpoint},
         "head": {"kind": head, "C": [1.0], "kernels": ["linear"], "inner_splits": 2},
     })
-    v = dict(cfg["variants"][0], model="shufflenet_v2")
-    return variant_config(cfg, v)
+    return dataclasses.replace(exp.variants[0], model="shufflenet_v2")
 
 
 def _artefacts(res, probe):
@@ -83,11 +87,11 @@ def _trap(y):
 def clean_and_poisoned(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("leak")
     vcfg = _vcfg()
-    probe = _fold_data(np.random.default_rng(0)).x_train[:8]
+    probe = _fold_data(np.random.default_rng(0)).train.x[:8]
     clean = run_fold(vcfg, _fold_data(np.random.default_rng(0)), seed=3, pretrain_path=tmp / "a.weights.h5")
     clean_artefacts = _artefacts(clean, probe)  # read now: the model object is reused by the next fold
     data = _fold_data(np.random.default_rng(0), poison=True)
-    data.y_test = _trap(data.y_test)
+    data.held_out_labels = _trap(data.held_out_labels)  # reading them anywhere raises
     poisoned = run_fold(vcfg, data, seed=3, pretrain_path=tmp / "b.weights.h5")
     return clean, clean_artefacts, poisoned, _artefacts(poisoned, probe), tmp
 
@@ -115,28 +119,76 @@ def test_poisoned_frames_change_only_the_test_predictions(clean_and_poisoned):
 def test_the_label_trap_catches_a_step_that_reads_held_out_labels():
     """The papers' 'best test accuracy' checkpoint reads the held-out labels: the trap must fire."""
     vcfg = _vcfg(checkpoint="best_test_accuracy", pretrain="none")
-    assert vcfg["leaky"] is True
+    assert vcfg.leaky is True
     data = _fold_data(np.random.default_rng(0))
-    data.y_test = _trap(data.y_test)
+    data.held_out_labels = _trap(data.held_out_labels)
     with pytest.raises(LookupError, match="held-out"):
         run_fold(vcfg, data, seed=3)
 
 
 def test_default_checkpoint_is_not_leaky():
-    assert _vcfg()["leaky"] is False
+    assert _vcfg().leaky is False
+    from mer_keras.training.stages import finetune
+
+    data = _fold_data(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="held_out_monitor"):  # held-out labels handed to a non-leaky rule
+        finetune(_vcfg(pretrain="none"), data.train, seed=3, held_out_monitor=(data.x_test, data.held_out_labels))
 
 
 def test_hyper_parameter_grid_search_stays_inside_the_training_fold():
     """Paper 004's grid search: chosen on inner splits of the training subjects, the held-out labels unread."""
-    cfg = load_experiment("liu2022_shufflenet", overrides={
+    exp = load_experiment("liu2022_shufflenet", overrides={
         "pretrain": {"kind": "none"},
         "finetune": {"epochs": 1, "batch_size": 12, "grid_search": True,
                      "grid": {"learning_rate": [0.001, 0.01]}, "grid_inner_splits": 2},
         "head": {"kind": "softmax"},
     })
-    vcfg = variant_config(cfg, dict(cfg["variants"][0], model="shufflenet_v2"))
+    vcfg = dataclasses.replace(exp.variants[0], model="shufflenet_v2")
     data = _fold_data(np.random.default_rng(0))
-    data.y_test = _trap(data.y_test)
+    data.held_out_labels = None
     res = run_fold(vcfg, data, seed=3)
     chosen = res.head_params["grid_search"]
     assert chosen["learning_rate"] in (0.001, 0.01) and 0.0 <= chosen["inner_f1_macro"] <= 1.0
+
+
+def test_fine_tuning_starts_from_the_pretrained_backbone_with_a_fresh_head(tmp_path):
+    """Paper 000: the flow-pre-trained backbone is transferred ("down-sampled partial layers"); the head is
+    the fresh network's; the fine-tuning input is the face, not the flow the pre-training saw."""
+    from mer_keras.models import load_pretrained
+    from mer_keras.training import stages
+    from mer_keras.training.networks import fresh_model, head_layer_names
+
+    variant = _vcfg(pretrain="flow")
+    assert variant.preprocess.representation == "apex" and variant.pretrain_input().representation == "flow"
+    data = _fold_data(np.random.default_rng(0))
+    path, _ = stages.PRETRAIN_STAGES["flow"].run(variant, data.pretrain, seed=3, weights_path=tmp_path / "p.weights.h5")
+    fresh = fresh_model(variant.model, data.train.x.shape[1:], 3, variant.network, seed=3)
+    heads = head_layer_names(fresh)
+    assert heads
+    fresh_weights = {layer.name: [w.copy() for w in layer.get_weights()] for layer in fresh.layers}
+    saved = fresh_model(variant.model, data.train.x.shape[1:], 3, variant.network, seed=3)
+    load_pretrained(saved, path)
+    pretrained_weights = {layer.name: [w.copy() for w in layer.get_weights()] for layer in saved.layers}
+
+    seen = {}
+    real_train = stages.train
+
+    def spy(model, train_set, section, **kwargs):  # the state the first fine-tuning step starts from
+        seen["x"] = train_set.x
+        seen["weights"] = {layer.name: [w.copy() for w in layer.get_weights()] for layer in model.layers}
+        return real_train(model, train_set, section, **kwargs)
+
+    stages.train = spy
+    try:
+        stages.finetune(variant, data.train, seed=3, pretrained=path)
+    finally:
+        stages.train = real_train
+    assert seen["x"] is data.train.x or np.array_equal(seen["x"][: len(data.train.x)], data.train.x)
+    moved = 0
+    for name, weights in seen["weights"].items():
+        expected = fresh_weights[name] if name in heads else pretrained_weights[name]
+        for a, b in zip(weights, expected):
+            np.testing.assert_array_equal(a, b)
+        if name not in heads and any(not np.array_equal(a, b) for a, b in zip(weights, fresh_weights[name])):
+            moved += 1
+    assert moved > 0  # the backbone did change from its initial state: the transfer happened

@@ -1,9 +1,16 @@
-"""Experiment configs, balanced batches and the SVM head's subject-grouped search."""
+"""Typed experiment configs, balanced batches, the SVM head estimator and the runner's fold indexing."""
 import numpy as np
+import pandas as pd
 import pytest
 
-from mer_keras.training.commands import parse_overrides
-from mer_keras.training.config import list_experiments, load_experiment, variant_config
+from mer_keras.errors import ConfigError
+from mer_keras.training.config import (
+    PreprocessConfig,
+    list_experiments,
+    load_experiment,
+    parse_overrides,
+    reference_markdown,
+)
 
 
 def test_every_experiment_config_resolves():
@@ -11,45 +18,94 @@ def test_every_experiment_config_resolves():
     assert {"liu2022_shufflenet", "liu2022_shufflenet_ablation", "liu2022_mobilevit"} <= set(names)
     for name in names:
         for synthme in (False, True):
-            cfg = load_experiment(name, synthme=synthme)
-            for v in cfg["variants"]:
-                vc = variant_config(cfg, v)
-                assert vc["pretrain"]["kind"] in {"flow", "macro", "none"}
-                assert vc["head"]["kind"] in {"svm", "softmax"}
-                assert vc["leaky"] is False  # no shipped experiment uses a leaky option by default
+            exp = load_experiment(name, synthme=synthme)
+            for v in exp.variants:
+                assert v.pretrain.kind in {"flow", "macro", "none"}
+                assert v.head.kind in {"svm", "softmax"}
+                assert v.leaky is False  # no shipped experiment uses a leaky option by default
 
 
 def test_paper_values_at_top_level_and_synthme_reductions_apart():
     paper = load_experiment("liu2022_shufflenet")
     synth = load_experiment("liu2022_shufflenet", synthme=True)
-    assert paper["preprocess"]["size"] == 224 and paper["finetune"]["learning_rate"] == 0.001
-    assert synth["preprocess"]["size"] < 224
-    assert synth["synthme_reductions"] and not paper["synthme_reductions"]
-    mv = load_experiment("liu2022_mobilevit")
-    assert (mv["finetune"]["learning_rate"], mv["finetune"]["batch_size"], mv["finetune"]["l2"]) == (0.007, 64, 0.2)
-    assert (mv["pretrain"]["optimizer"], mv["pretrain"]["momentum"], mv["pretrain"]["learning_rate"]) == ("sgd", 0.9, 0.01)
+    v = paper.variants[0]
+    assert v.preprocess.size == 224 and v.finetune.learning_rate == 0.001
+    assert v.preprocess.representation == "apex" and v.pretrain_input().representation == "flow"
+    assert v.network.activation == "leaky_relu" and v.network.dropout == 0.5
+    assert v.pretrain.transfer == "backbone" and v.pretrain.checkpoint == "best_inner_val"
+    assert synth.variants[0].preprocess.size < 224
+    assert synth.synthme_reductions and not paper.synthme_reductions
+    mv = load_experiment("liu2022_mobilevit").variants[0]
+    assert (mv.finetune.learning_rate, mv.finetune.batch_size, mv.network.l2) == (0.007, 64, 0.2)
+    assert (mv.pretrain.optimizer, mv.pretrain.momentum, mv.pretrain.learning_rate) == ("sgd", 0.9, 0.01)
+    assert (mv.pretrain.max_shift, mv.pretrain.p_shift) == (20, 0.3)
 
 
 def test_ablation_inherits_base_and_variants_override():
-    cfg = load_experiment("liu2022_shufflenet_ablation")
-    by_name = {v["name"]: variant_config(cfg, v) for v in cfg["variants"]}
-    assert by_name["shufflenet_ghost_vit"]["pretrain"]["kind"] == "flow"
-    assert by_name["shufflenet_ghost_vit_no_pretrain"]["pretrain"]["kind"] == "none"
-    assert by_name["shufflenet_ghost_vit_softmax"]["head"]["kind"] == "softmax"
-    assert by_name["shufflenet_cbam"]["model"] == "shufflenet_v2_cbam"
-    assert cfg["preprocess"]["representation"] == "flow"
+    exp = load_experiment("liu2022_shufflenet_ablation")
+    assert exp.variant("shufflenet_ghost_vit").pretrain.kind == "flow"
+    assert exp.variant("shufflenet_plain_no_pretrain").pretrain.kind == "none"
+    assert exp.variant("shufflenet_plain_softmax").head.kind == "softmax"
+    assert exp.variant("shufflenet_cbam").model == "shufflenet_v2_cbam"
+    assert exp.variants[0].preprocess.representation == "apex"
 
 
-def test_unknown_experiment_names_the_known_ones():
-    with pytest.raises(FileNotFoundError, match="liu2022_shufflenet"):
-        load_experiment("no_such_paper")
+@pytest.mark.parametrize("overrides, match", [
+    ({"finetune": {"epoch": 3}}, r"'epoch' \(did you mean 'epochs'\?\)"),
+    ({"fintune": {"epochs": 3}}, r"'fintune' \(did you mean 'finetune'\?\)"),
+    ({"finetune": {"epochs": "abc"}}, r"finetune.epochs: got 'abc'; expected an integer"),
+    ({"finetune": {"learning_rate": -1}}, r"finetune.learning_rate: got -1"),
+    ({"head": {"kind": "svn"}}, r"did you mean 'svm'"),
+    ({"pretrain": {"kind": "imagenet"}}, r"pretrain.kind: got 'imagenet'"),
+    ({"preprocess": {"masks": "eyes"}}, None),  # a comma list from the command line is one mask, accepted
+    ({"preprocess": {"masks": "eyes,nose"}}, r"got 'nose'; expected one of 'eyes', 'static'"),
+])
+def test_a_wrong_setting_stops_with_its_name_and_what_is_allowed(overrides, match):
+    if match is None:
+        exp = load_experiment("liu2022_shufflenet", overrides=overrides)
+        assert exp.variants[0].preprocess.masks == ("eyes",)
+        return
+    with pytest.raises(ConfigError, match=match):
+        load_experiment("liu2022_shufflenet", overrides=overrides)
+
+
+def test_unknown_experiment_variant_and_model_name_the_known_ones(tmp_path):
+    with pytest.raises(ConfigError, match="liu2022_shufflenet"):
+        load_experiment("liu2022_shufflenet_typo")
+    with pytest.raises(ConfigError, match="unknown variant 'ghost'.*shufflenet_ghost_vit"):
+        load_experiment("liu2022_shufflenet").select(["ghost"])
+    own = tmp_path / "mine.toml"
+    own.write_text('name = "mine"\n[[variants]]\nname = "a"\nmodel = "shufflenet_v3"\n')
+    with pytest.raises(ConfigError, match="unknown model 'shufflenet_v3'.*did you mean 'shufflenet_v2'"):
+        load_experiment(str(own))
+    own.write_text('name = "mine"\n[[variants]]\nname = "a"\nmodel = "shufflenet_v2"\n')
+    assert load_experiment(str(own)).variants[0].model == "shufflenet_v2"  # a user's own TOML works
 
 
 def test_overrides_parse_json_values():
     assert parse_overrides(["finetune.epochs=3", "head.kind=softmax", "preprocess.masks=[\"eyes\"]"]) == {
         "finetune": {"epochs": 3}, "head": {"kind": "softmax"}, "preprocess": {"masks": ["eyes"]}}
-    with pytest.raises(SystemExit):
+    with pytest.raises(ConfigError, match="SECTION.KEY=VALUE"):
         parse_overrides(["epochs"])
+
+
+def test_config_reference_lists_every_field_and_is_the_readme_s():
+    from dataclasses import fields
+    from pathlib import Path
+
+    ref = reference_markdown()
+    for f in fields(PreprocessConfig):
+        assert f"| `{f.name}` |" in ref
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    assert ref.strip() in readme.read_text(), "README's configuration reference is stale: paste " \
+                                              "`mer-keras experiments --reference` into it"
+
+
+def test_representations_listed_in_the_config_are_the_preprocessing_s():
+    from mer_keras.preprocessing.representations import REPRESENTATIONS
+    from mer_keras.training.config import REPRESENTATIONS as CONFIG_REPRESENTATIONS
+
+    assert set(CONFIG_REPRESENTATIONS) == set(REPRESENTATIONS)
 
 
 def test_balanced_batches_equalise_classes_per_epoch():
@@ -65,11 +121,12 @@ def test_balanced_batches_equalise_classes_per_epoch():
     assert xb.shape == (16, 2, 2, 1) and yb.shape == (16, 3)
 
 
-def test_svm_head_grid_search_splits_by_subject(monkeypatch):
+def test_svm_head_is_an_estimator_whose_grid_search_splits_by_subject(monkeypatch):
     """Every inner split must keep whole subjects apart: the grid search never scores on a seen subject."""
+    from sklearn.base import clone
     from sklearn.model_selection import GroupKFold
 
-    from mer_keras.training import svm_head
+    from mer_keras.training.svm_head import SVMHead
 
     seen = []
     original = GroupKFold.split
@@ -84,49 +141,93 @@ def test_svm_head_grid_search_splits_by_subject(monkeypatch):
     groups = np.repeat([f"s{i}" for i in range(6)], 10)
     y = np.tile(np.arange(3), 20)
     x = rng.normal(size=(60, 5)) + 3 * y[:, None]
-    head = svm_head.fit_svm_head(x, y, groups, C=(0.1, 1.0), inner_splits=3)
+    head = clone(SVMHead(C=(0.1, 1.0), inner_splits=3)).fit(x, y, groups=groups)
     assert seen and all(not (a & b) for a, b in seen)
     assert head.best_params_["searched"] is True
-    assert (head.predict(x) == y).mean() > 0.8
+    assert (head.predict(x) == y).mean() > 0.8 and head.decision_function(x).shape == (60, 3)
 
 
-def test_run_variant_hands_each_fold_only_its_training_subjects(tmp_path, monkeypatch):
+def test_runner_hands_each_fold_only_its_training_subjects(tmp_path, monkeypatch):
     """The indexing between the manifest and the fold arrays: the held-out subject is never in training."""
-    import pandas as pd
-
-    import mer_keras.training.fold as fold_module
+    import mer_keras.training.runner as runner
     from mer_keras.training.fold import FoldResult
-    from mer_keras.training.reproduce import run_variant
 
     subjects = np.repeat(["t/a", "t/b", "t/c"], [3, 4, 5])
     micro = pd.DataFrame({"dataset": "t", "subject": subjects, "clip": [f"c{i}" for i in range(12)],
                           "label": np.arange(12) % 3})
     x = np.arange(12, dtype="float32").reshape(12, 1, 1, 1)
-    x_pre = -x
     seen = []
 
-    def fake_fold(vcfg, data, **kwargs):
-        held_out = set(micro["subject"]) - set(data.groups_train)
-        assert len(held_out) == 1
+    def fake_fold(variant, data, **kwargs):
+        held_out = set(micro["subject"]) - set(data.train.groups)
+        assert len(held_out) == 1 and data.held_out_labels is None
         (subject,) = held_out
-        rows = micro["subject"] == subject
-        np.testing.assert_array_equal(data.x_test[:, 0, 0, 0], x[rows.to_numpy(), 0, 0, 0])
-        np.testing.assert_array_equal(data.x_pre_train, -data.x_train)  # the same rows, pre-training input
-        assert len(data.x_train) == len(data.groups_train) == 12 - rows.sum()
+        rows = (micro["subject"] == subject).to_numpy()
+        np.testing.assert_array_equal(data.x_test[:, 0, 0, 0], x[rows, 0, 0, 0])
+        np.testing.assert_array_equal(data.pretrain.x, -data.train.x)  # the same rows, pre-training input
+        assert len(data.train.x) == len(data.train.groups) == 12 - rows.sum()
         seen.append(subject)
         return FoldResult(y_pred=np.zeros(rows.sum(), int), scores=np.zeros((rows.sum(), 3)))
 
-    monkeypatch.setattr(fold_module, "run_fold", fake_fold)
-    cfg = load_experiment("liu2022_shufflenet")
-    cfg["classes"] = ["negative", "positive", "surprise"]
-    vcfg = variant_config(cfg, cfg["variants"][0])
-    preds = run_variant(cfg, vcfg, micro, x, x_pre, tmp_path, seed=0, progress=False)
+    monkeypatch.setattr(runner, "run_fold", fake_fold)
+    variant = load_experiment("liu2022_shufflenet").variants[0]
+    inputs = runner.LosoInputs(x=x, y=micro["label"].to_numpy(), groups=subjects, rows=micro, num_classes=3,
+                               x_pre=-x)
+    preds = runner.run_variant(variant, inputs, tmp_path, seed=0)
     assert sorted(seen) == ["t/a", "t/b", "t/c"] and len(preds) == 12
+
+    # a torn fold file (the last row lost) and a foreign one are refused by name, not pooled
+    fold_csv = tmp_path / "folds" / variant.name / "t__b.csv"
+    lines = fold_csv.read_text().splitlines()
+    fold_csv.write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(ValueError, match="t__b.csv does not hold exactly the 4 clips of subject t/b"):
+        runner.run_variant(variant, inputs, tmp_path, seed=0)
+    fold_csv.write_text("\n".join(lines).replace("t/b", "t/z") + "\n")
+    with pytest.raises(ValueError, match="t__b.csv"):
+        runner.run_variant(variant, inputs, tmp_path, seed=0)
+
+
+def test_a_crashed_run_never_blocks_its_corrected_rerun(tmp_path, monkeypatch):
+    import mer_keras.training.runner as runner
+    from mer_keras.training.fold import FoldResult
+
+    micro = pd.DataFrame({"dataset": "t", "subject": np.repeat(["t/a", "t/b"], 3),
+                          "clip": [f"c{i}" for i in range(6)], "label": np.arange(6) % 3})
+    inputs = runner.LosoInputs(x=np.zeros((6, 1, 1, 1), "float32"), y=micro["label"].to_numpy(),
+                               groups=micro["subject"].to_numpy(), rows=micro, num_classes=3)
+
+    def crash(*a, **k):
+        raise RuntimeError("out of memory in fold 1")
+
+    monkeypatch.setattr(runner, "run_fold", crash)
+    variant = load_experiment("liu2022_shufflenet", overrides={"finetune": {"batch_size": 64}}).variants[0]
+    with pytest.raises(RuntimeError):
+        runner.run_variant(variant, inputs, tmp_path, seed=0)
+    assert (tmp_path / "folds" / variant.name / "setup.json").is_file()
+    monkeypatch.setattr(runner, "run_fold", lambda v, d, **k: FoldResult(
+        y_pred=np.zeros(len(d.x_test), int), scores=np.zeros((len(d.x_test), 3))))
+    fixed = load_experiment("liu2022_shufflenet", overrides={"finetune": {"batch_size": 8}}).variants[0]
+    assert len(runner.run_variant(fixed, inputs, tmp_path, seed=0)) == 6
 
 
 def test_mirroring_flow_inputs_mirrors_their_vectors():
-    from mer_keras.training.fold import array_kind
+    from mer_keras.training.stages import array_kind
 
     assert array_kind("flow") == array_kind("flow_stack") == "flow"
     assert array_kind("flow_hsv") == "flow_hsv"
     assert array_kind("apex") == array_kind("ars") == array_kind("frame_stack") == "image"
+
+
+def test_megc_composite_clip_set_is_checked_for_comparability():
+    from mer_keras.training.data import MEGC2019_COUNTS, protocol_clip_check
+
+    rows = []
+    for ds, counts in (("smic-hs", MEGC2019_COUNTS["smic"]), ("casme2", MEGC2019_COUNTS["casme2"]),
+                       ("samm", MEGC2019_COUNTS["samm"])):
+        for label, n in enumerate(counts):
+            rows += [{"dataset": ds, "label": label, "protocol": "megc2019"}] * n
+    full = pd.DataFrame(rows)
+    assert len(full) == 442 and protocol_clip_check(full, "megc2019") == (True, "")
+    ok, why = protocol_clip_check(full.iloc[1:], "megc2019")
+    assert not ok and "442" in why
+    assert protocol_clip_check(full, "casme2-5class")[0] is False

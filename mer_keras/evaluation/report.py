@@ -114,7 +114,7 @@ def _run_rows(run_dir: Path, doc: dict) -> list[dict]:
     config = doc.get("config", {})
     name = _run_name(run_dir, doc)
     headline = [name, doc["scores"], bool(config.get("leaky", False)), str(config.get("leaky_description", "")),
-                doc.get("intervals")]
+                doc.get("intervals"), None]
     models = [headline]
     for variant, v in (doc.get("variants") or {}).items():
         label = f"{name} [{v.get('label') or variant}]"
@@ -123,17 +123,22 @@ def _run_rows(run_dir: Path, doc: dict) -> list[dict]:
             headline[0], headline[2] = label, headline[2] or leaky
             headline[3] = headline[3] or (_leak_description(v) if leaky else "")
             headline[4] = headline[4] or v.get("intervals")
+            headline[5] = v
             continue
-        models.append([label, v["scores"], leaky, _leak_description(v) if leaky else "", v.get("intervals")])
+        models.append([label, v["scores"], leaky, _leak_description(v) if leaky else "", v.get("intervals"), v])
     synthetic = _is_synthetic(doc)
-    overridden = bool(_extra(doc).get("overridden"))
     rows = []
-    for method, scores, leaky, description, intervals in models:
+    for method, scores, leaky, description, intervals, v in models:
         reasons = []
+        provenance = (v or {}).get("provenance")
+        # each variant records the overrides it ran with; older files only say whether the last run had any
+        overridden = bool(provenance["overrides"]) if provenance else bool(_extra(doc).get("overridden"))
         if synthetic:
             reasons.append(SYNTHETIC_NOTE)
         if overridden:
             reasons.append(OVERRIDDEN_NOTE)
+        reasons += [r for r in (v or {}).get("not_comparable_because", [])
+                    if r.startswith("not the ") or "not checked" in r]  # the clip set is not the protocol's
         if leaky:
             reasons.append(f"{LEAKY_NOTE}: {description}" if description else LEAKY_NOTE)
         rows += _score_rows(scores, intervals, method=method, kind="run", comparable=not reasons,

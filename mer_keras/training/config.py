@@ -323,6 +323,7 @@ class ExperimentConfig:
     synthme_reductions: dict
     deviations: tuple = ()
     deterministic: str = "auto"
+    baselines: bool = True
     notes: str = ""
 
     def variant(self, name: str) -> VariantConfig:
@@ -344,7 +345,10 @@ class ExperimentConfig:
 TOP_LEVEL = {
     "name": Text(), "paper": Text(), "title": Text(), "protocol": Text(), "base": Text(),
     "deviations": ListOf(Text()), "notes": Text(), "deterministic": Options("auto", "true", "false"),
+    "baselines": Flag(),
 }
+RUN_SETTINGS = ("deterministic", "baselines")
+"""Top-level settings that ``--set`` may change (``--set baselines=false``)."""
 SYNTHME_TABLE = {f.name for f in fields(SynthMEConfig)} | {"size"} | set(SECTIONS)
 VARIANT_KEYS = {"name", "model", "label", "published"} | set(VARIANT_SECTIONS)
 
@@ -451,8 +455,8 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
             if key not in SYNTHME_TABLE:
                 raise ConfigError("--set synthme: " + _unknown("key", key, SYNTHME_TABLE))
     for key in overrides:
-        if key not in SECTIONS and key not in ("deterministic",):
-            raise ConfigError("--set: " + _unknown("section", key, list(SECTIONS) + ["synthme", "deterministic"]))
+        if key not in SECTIONS and key not in RUN_SETTINGS:
+            raise ConfigError("--set: " + _unknown("section", key, list(SECTIONS) + ["synthme", *RUN_SETTINGS]))
     for name in SECTIONS:
         if name in overrides:
             build_section(name, overrides[name], "--set ")
@@ -495,11 +499,13 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
                 top[key] = constraint.coerce(raw[key])
             except ValueError as e:
                 raise ConfigError(f"{where}{key}: {e}") from None
-    if "deterministic" in overrides:
-        try:
-            top["deterministic"] = TOP_LEVEL["deterministic"].coerce(str(overrides["deterministic"]).lower())
-        except ValueError as e:
-            raise ConfigError(f"--set deterministic: {e}") from None
+    for key in RUN_SETTINGS:
+        if key in overrides:
+            value = overrides[key]
+            try:
+                top[key] = TOP_LEVEL[key].coerce(str(value).lower() if key == "deterministic" else value)
+            except ValueError as e:
+                raise ConfigError(f"--set {key}: {e}") from None
     synth = {k: v for k, v in reductions.items() if k in {f.name for f in fields(SynthMEConfig)}}
     synth_cls = {f.name: f for f in fields(SynthMEConfig)}
     try:
@@ -511,6 +517,7 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
         protocol=top.get("protocol", "megc2019"), variants=tuple(variants), source_file=raw["source_file"],
         synthme=synth, synthme_reductions=reductions if synthme else {},
         deviations=tuple(top.get("deviations", ())), deterministic=top.get("deterministic", "auto"),
+        baselines=top.get("baselines", True),
         notes=top.get("notes", ""))
 
 
@@ -521,7 +528,7 @@ def parse_overrides(items) -> dict:
     out: dict = {}
     for item in items or ():
         key, sep, raw = item.partition("=")
-        if not sep or (("." not in key) and key != "deterministic"):
+        if not sep or (("." not in key) and key not in RUN_SETTINGS):
             raise ConfigError(f"--set expects SECTION.KEY=VALUE (e.g. finetune.epochs=3), got {item!r}")
         try:
             value = json.loads(raw)

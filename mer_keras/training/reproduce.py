@@ -17,8 +17,10 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
-from ..evaluation import pooled_scores, write_megc_log
-from ..evaluation.plots import plot_confusion_matrix, plot_training_curves
+from ..evaluation import FoldStore, loso_folds, pooled_scores, write_megc_log
+from ..evaluation.baselines import baseline_predictions, baseline_results
+from ..evaluation.bootstrap import intervals_of
+from ..evaluation.plots import plot_confusion_matrix, plot_scores_with_baselines, plot_training_curves
 from ..evaluation.results import atomic_write_json, library_versions, read_results_json, write_results_json
 from .config import ExperimentConfig, VariantConfig, load_experiment, to_plain
 from .data import (
@@ -125,7 +127,8 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
         results_variants[v.name] = {
             "label": v.label, "model": v.model, "published": v.published, "leaky": v.leaky,
             "description": f"checkpoint '{v.finetune.checkpoint}' chosen on the test subject" if v.leaky else "",
-            "scores": scores, "comparable": not reasons, "not_comparable_because": reasons,
+            "scores": scores, "intervals": intervals_of(preds, seed=seed, labels=list(range(len(classes)))),
+            "comparable": not reasons, "not_comparable_because": reasons,
             "config": to_plain(v), "provenance": provenance(overrides, seed, deterministic),
             "timings": {"variant_s_this_run": time.perf_counter() - t,
                         "predict_ms_per_sample": _mean([d["timings"].get("predict_ms_per_sample")
@@ -143,6 +146,12 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
                                    macro_weights=macro_weights, extra_setup=extra)
             if tsne:
                 tsne_of_export(out_dir, x, micro, classes, run_dir / f"tsne_{v.name}.png")
+    baselines = previous.get("baselines") or {}
+    if exp.baselines:
+        t = time.perf_counter()
+        flow = next((pre_inputs[k][0] for k in pre_inputs), None)
+        baselines = same_fold_baselines(x, flow, micro, classes, run_dir, seed)
+        logger.info("same-fold baselines in %.1fs", time.perf_counter() - t)
     main = next(v.name for v in exp.variants if v.name in results_variants)
     if main in predictions:
         write_megc_log(predictions[main], run_dir / "megc_log.txt")
@@ -157,10 +166,32 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
                        extra={"experiment": exp.name, "paper": exp.paper, "dataset": data,
                               "synthetic": data == SYNTHME, "overridden": bool(overrides),
                               "n_clips": len(micro), "n_subjects": int(micro["subject"].nunique()),
-                              "face_fallbacks": fallbacks, "deterministic": deterministic})
+                              "face_fallbacks": fallbacks, "deterministic": deterministic},
+                       baselines=baselines)
+    plot_scores_with_baselines(run_dir, run_dir / "scores_with_baselines.png")
     results = json.loads((run_dir / "results.json").read_text())
     results["run_dir"] = str(run_dir)
     return results
+
+
+def same_fold_baselines(x, x_flow, micro, classes, run_dir: Path, seed: int) -> dict:
+    """The floors every result is read against, on the run's own LOSO folds: the training fold's majority
+    class and a linear SVM on the downsampled fine-tuning input (and on the flow pre-training input when
+    the experiment has one); C is chosen inside each training fold. Predictions are kept per fold."""
+    folds = loso_folds(micro)
+    labels = list(range(len(classes)))
+    entries, predictions = baseline_results(x, micro, folds, labels=labels, seed=seed)
+    if x_flow is not None:
+        preds = baseline_predictions(x_flow, micro, folds, kind="linear_svm", seed=seed)
+        entries["linear_svm_flow"] = {"label": "linear SVM on the flow pre-training input (same folds)",
+                                      "scores": pooled_scores(preds, labels=labels),
+                                      "intervals": intervals_of(preds, seed=seed, labels=labels)}
+        predictions["linear_svm_flow"] = preds
+    for kind, preds in predictions.items():
+        store = FoldStore(run_dir, f"baseline_{kind}")
+        for subject, part in preds.groupby("subject"):
+            store.save(subject, part)
+    return entries
 
 
 def _mean(values):
