@@ -70,8 +70,8 @@ def test_mug_apex_is_the_middle_of_the_take_and_eight_frames_around_it_are_kept(
     df = load_manifest("mug", tmp_path, protocol="liu2022-macro")
     frames = {clip: sorted(g["apex"]) for clip, g in df.groupby(df["clip"].str.rsplit("_", n=2).str[0])}
     assert frames == {"happiness_take000": list(range(6, 14)),  # 8 frames nearest frame 10 of 0..20
-                      "anger_take001": list(range(0, 8)),       # nearest frame 4 of 0..9
-                      "surprise_take000": list(range(0, 5))}    # a take shorter than 8 frames: all of it
+                      "anger_take001": list(range(8)),       # nearest frame 4 of 0..9
+                      "surprise_take000": list(range(5))}    # a take shorter than 8 frames: all of it
     assert "happiness_take000_img_0020" not in set(df["clip"])  # the take's last frame is not an image
     validate(df, check_frames=True)
 

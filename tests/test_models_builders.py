@@ -6,7 +6,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from mer_keras.models import MobileViT, ResNet18, ShuffleNetV2, build, count_params, list_models
+from mer_keras.models import (
+    MobileViT,
+    ResNet18,
+    ShuffleNetV2,
+    build,
+    count_params,
+    list_models,
+)
 from mer_keras.models.shufflenet_v2 import ABLATION_SCALE
 
 CONTRACT_NAMES = ["shufflenet_v2", "shufflenet_v2_cbam", "shufflenet_v2_ghost_vit", "mobilevit_xxs",

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import keras
 
-
-ACTIVATIONS = ("relu", "leaky_relu", "swish")
-"""What the builders' ``activation`` argument accepts (each builder lists the ones it takes)."""
 DEFAULT_LEAKY_SLOPE = 0.3
 """Keras' LeakyReLU default, and Keras 2.2.4's (the version paper 000 used; the paper prints no slope)."""
 
