@@ -215,7 +215,8 @@ class PretrainConfig:
 class NetworkConfig:
     """Builder arguments of the network (passed when the builder takes them)."""
 
-    activation: str = setting("relu", Options("relu", "leaky_relu"), "activation of the convolutional blocks")
+    activation: str | None = setting(None, Options("relu", "leaky_relu", "swish", none=True),
+                                     "activation of the convolutional blocks (none: the builder's own)")
     leaky_slope: float = setting(0.1, PROBABILITY, "negative slope of LeakyReLU")
     dropout: float = setting(0.5, Number(float, 0.0, 0.95), "dropout before the classifier")
     l2: float = setting(0.0, Number(float, 0.0), "L2 factor on convolution and dense kernels")

@@ -51,6 +51,8 @@ def builder_kwargs(model: str, network: NetworkConfig) -> dict:
     out = {}
     for key in ("activation", "dropout", "l2", "leaky_slope"):
         value = getattr(network, key)
+        if key == "activation" and value is None:  # the builder's own (ReLU, or Swish for MobileViT)
+            continue
         if key in params:
             out[key] = value
         elif value != getattr(defaults, key) and not (key == "leaky_slope" and "activation" not in params):
