@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-import mer_keras.training.runner as runner_module
+import mer_keras.training.fold as fold_module
 from mer_keras.training.reproduce import reproduce
 
 TINY = {
@@ -40,7 +40,7 @@ def _cli(*args, cwd=None, env=None):
 
 def test_interrupted_run_resumes_without_redoing_finished_folds(run_dir, cache, monkeypatch):
     calls = []
-    real = runner_module.run_fold
+    real = fold_module.run_fold
 
     def counting(*args, **kwargs):
         calls.append(1)
@@ -48,7 +48,7 @@ def test_interrupted_run_resumes_without_redoing_finished_folds(run_dir, cache, 
             raise KeyboardInterrupt  # the user presses Ctrl-C during the second fold
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner_module, "run_fold", counting)
+    monkeypatch.setattr(fold_module, "run_fold", counting)
     out = run_dir
     with pytest.raises(KeyboardInterrupt):
         reproduce("liu2022_shufflenet", out=out, cache=cache, overrides=TINY)
@@ -63,7 +63,7 @@ def test_interrupted_run_resumes_without_redoing_finished_folds(run_dir, cache, 
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner_module, "run_fold", counting_only)
+    monkeypatch.setattr(fold_module, "run_fold", counting_only)
     res = reproduce("liu2022_shufflenet", out=out, cache=cache, overrides=TINY, tsne=True)
     assert len(calls) == 3  # 3 subjects, 1 already done, plus the export trained on all subjects
     assert finished[0].stat().st_mtime_ns == first_written  # read back, not rewritten

@@ -149,6 +149,7 @@ def test_svm_head_is_an_estimator_whose_grid_search_splits_by_subject(monkeypatc
 
 def test_runner_hands_each_fold_only_its_training_subjects(tmp_path, monkeypatch):
     """The indexing between the manifest and the fold arrays: the held-out subject is never in training."""
+    import mer_keras.training.fold as fold_module
     import mer_keras.training.runner as runner
     from mer_keras.training.fold import FoldResult
 
@@ -169,7 +170,7 @@ def test_runner_hands_each_fold_only_its_training_subjects(tmp_path, monkeypatch
         seen.append(subject)
         return FoldResult(y_pred=np.zeros(rows.sum(), int), scores=np.zeros((rows.sum(), 3)))
 
-    monkeypatch.setattr(runner, "run_fold", fake_fold)
+    monkeypatch.setattr(fold_module, "run_fold", fake_fold)
     variant = load_experiment("liu2022_shufflenet").variants[0]
     inputs = runner.LosoInputs(x=x, y=micro["label"].to_numpy(), groups=subjects, rows=micro, num_classes=3,
                                x_pre=-x)
@@ -188,6 +189,7 @@ def test_runner_hands_each_fold_only_its_training_subjects(tmp_path, monkeypatch
 
 
 def test_a_crashed_run_never_blocks_its_corrected_rerun(tmp_path, monkeypatch):
+    import mer_keras.training.fold as fold_module
     import mer_keras.training.runner as runner
     from mer_keras.training.fold import FoldResult
 
@@ -199,12 +201,12 @@ def test_a_crashed_run_never_blocks_its_corrected_rerun(tmp_path, monkeypatch):
     def crash(*a, **k):
         raise RuntimeError("out of memory in fold 1")
 
-    monkeypatch.setattr(runner, "run_fold", crash)
+    monkeypatch.setattr(fold_module, "run_fold", crash)
     variant = load_experiment("liu2022_shufflenet", overrides={"finetune": {"batch_size": 64}}).variants[0]
     with pytest.raises(RuntimeError):
         runner.run_variant(variant, inputs, tmp_path, seed=0)
     assert (tmp_path / "folds" / variant.name / "setup.json").is_file()
-    monkeypatch.setattr(runner, "run_fold", lambda v, d, **k: FoldResult(
+    monkeypatch.setattr(fold_module, "run_fold", lambda v, d, **k: FoldResult(
         y_pred=np.zeros(len(d.x_test), int), scores=np.zeros((len(d.x_test), 3))))
     fixed = load_experiment("liu2022_shufflenet", overrides={"finetune": {"batch_size": 8}}).variants[0]
     assert len(runner.run_variant(fixed, inputs, tmp_path, seed=0)) == 6

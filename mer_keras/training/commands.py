@@ -22,6 +22,11 @@ def register(sub) -> None:
                    help="override a config value, e.g. --set finetune.epochs=3 (JSON values); checked before "
                         "any work")
     p.add_argument("--print-config", action="store_true", help="print the resolved configuration and exit")
+    p.add_argument("--jobs", type=int, default=1, help="folds in N worker processes (each on its share of cores)")
+    p.add_argument("--executor", choices=("sequential", "processes", "ray"), default="sequential",
+                   help="where folds run (ray: pip install 'mer-keras[cluster]')")
+    p.add_argument("--address", help="Ray cluster address for --executor ray ('auto' joins a running cluster)")
+    p.add_argument("--subject", action="append", help="run only this subject's fold (repeatable; for array jobs)")
     p.set_defaults(func=_reproduce)
 
     p = sub.add_parser("experiments", help="list the experiment configs")
@@ -62,8 +67,13 @@ def _reproduce(args) -> int:
     t = time.perf_counter()
     res = reproduce(args.experiment, data=args.data, out=args.out, cache=args.cache, seed=args.seed,
                     variants=args.variant, export=args.export, overrides=overrides,
-                    macro_manifest=args.macro_manifest, tsne=args.tsne)
+                    macro_manifest=args.macro_manifest, tsne=args.tsne, jobs=args.jobs, executor=args.executor,
+                    address=args.address, subjects=args.subject)
     run_dir = Path(res["run_dir"])
+    if res.get("partial"):
+        print(f"fold(s) {', '.join(args.subject)} written to {run_dir}/folds/; run again without --subject "
+              "to gather every fold")
+        return 0
     print_table([run_dir])
     print(f"\nwall time {time.perf_counter() - t:.0f}s; results, MEGC logs and figures in {run_dir}/")
     return 0

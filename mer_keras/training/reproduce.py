@@ -33,6 +33,7 @@ from .data import (
     protocol_clip_check,
 )
 from .networks import configure_determinism, resolve_deterministic
+from .executors import make_executor
 from .runner import LosoInputs, export_model, fold_details, run_variant
 from .stages import PRETRAIN_STAGES, TrainSet
 
@@ -79,14 +80,20 @@ def provenance(overrides: dict, seed: int, deterministic: bool) -> dict:
 
 def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = None, cache: str | Path | None = None,
               seed: int = 0, variants=None, export: bool = False, overrides=None, macro_manifest=None,
-              tsne: bool = False, executor=None) -> dict:
-    """Run an experiment end to end; returns the results dict also written to ``out/results.json``."""
+              tsne: bool = False, jobs: int = 1, executor: str = "sequential", address=None,
+              subjects=None) -> dict:
+    """Run an experiment end to end; returns the results dict also written to ``out/results.json``.
+
+    ``jobs`` > 1 runs folds in that many worker processes, ``executor="ray"`` on a Ray cluster (``address``);
+    ``subjects`` runs only those folds (e.g. one SLURM array job each): the results are written by the run
+    that finds every fold file present."""
     t0 = time.perf_counter()
     overrides = overrides or {}
     exp = load_experiment(experiment, synthme=(data == SYNTHME), overrides=overrides)
     chosen = exp.select(variants)
     deterministic = resolve_deterministic(exp.deterministic)
     configure_determinism(deterministic)
+    fold_executor = make_executor(executor, jobs, address, deterministic)
     run_dir = Path(out or Path("runs") / exp.name)
     cache = Path(cache or run_dir.parent / "cache")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -117,8 +124,12 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
         macro_weights = macro_pretrain(v, macro, cache, run_dir, seed, classes) if v.pretrain.kind == "macro" \
             else None
         extra = {"deterministic": deterministic}
-        preds = run_variant(v, inputs, run_dir, seed, macro_weights=macro_weights, executor=executor,
-                            extra_setup=extra)
+        preds = run_variant(v, inputs, run_dir, seed, macro_weights=macro_weights, executor=fold_executor,
+                            extra_setup=extra, subjects=subjects)
+        if preds is None:
+            logger.info("[%s] folds %s written; the run without --subject gathers all folds", v.name,
+                        ", ".join(subjects or []))
+            continue
         predictions[v.name] = preds
         scores = pooled_scores(preds, labels=list(range(len(classes))))
         details = fold_details(run_dir, v.name)
@@ -127,7 +138,7 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
         results_variants[v.name] = {
             "label": v.label, "model": v.model, "published": v.published, "leaky": v.leaky,
             "description": f"checkpoint '{v.finetune.checkpoint}' chosen on the test subject" if v.leaky else "",
-            "scores": scores, "intervals": intervals_of(preds, seed=seed, labels=list(range(len(classes)))),
+            "scores": scores, "intervals": intervals_by_dataset(preds, seed, len(classes)),
             "comparable": not reasons, "not_comparable_because": reasons,
             "config": to_plain(v), "provenance": provenance(overrides, seed, deterministic),
             "timings": {"variant_s_this_run": time.perf_counter() - t,
@@ -146,6 +157,8 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
                                    macro_weights=macro_weights, extra_setup=extra)
             if tsne:
                 tsne_of_export(out_dir, x, micro, classes, run_dir / f"tsne_{v.name}.png")
+    if not predictions:  # only some folds ran (--subject): nothing to pool yet
+        return {"run_dir": str(run_dir), "partial": True}
     baselines = previous.get("baselines") or {}
     if exp.baselines:
         t = time.perf_counter()
@@ -185,13 +198,23 @@ def same_fold_baselines(x, x_flow, micro, classes, run_dir: Path, seed: int) -> 
         preds = baseline_predictions(x_flow, micro, folds, kind="linear_svm", seed=seed)
         entries["linear_svm_flow"] = {"label": "linear SVM on the flow pre-training input (same folds)",
                                       "scores": pooled_scores(preds, labels=labels),
-                                      "intervals": intervals_of(preds, seed=seed, labels=labels)}
+                                      "intervals": {}}
         predictions["linear_svm_flow"] = preds
     for kind, preds in predictions.items():
+        entries[kind]["intervals"] = intervals_by_dataset(preds, seed, len(classes))
         store = FoldStore(run_dir, f"baseline_{kind}")
         for subject, part in preds.groupby("subject"):
             store.save(subject, part)
     return entries
+
+
+def intervals_by_dataset(preds, seed: int, num_classes: int) -> dict:
+    """Subject-bootstrap 95 % intervals of the pooled scores, for the composite and each dataset."""
+    labels = list(range(num_classes))
+    out = {"all": intervals_of(preds, seed=seed, labels=labels)}
+    for dataset, part in preds.groupby("dataset"):
+        out[str(dataset)] = intervals_of(part, seed=seed, labels=labels)
+    return out
 
 
 def _mean(values):

@@ -24,7 +24,9 @@ from ..evaluation import FoldStore, loso_folds
 from ..evaluation.results import atomic_write_json
 from .config import VariantConfig, to_plain
 from .data import clip_ids, fingerprint, prepare_params
-from .fold import FoldData, run_fold
+from .executors import SequentialExecutor
+from . import fold as fold_module
+from .fold import FoldData
 from .stages import TrainSet
 
 logger = logging.getLogger("mer_keras")
@@ -42,14 +44,6 @@ class FoldTask:
     seed: int
     pretrain_path: Path | None
     macro_weights: Path | None
-
-
-class SequentialExecutor:
-    """Runs fold tasks one after the other in this process (models and traces are reused)."""
-
-    def map(self, fn, tasks):
-        for task in tasks:
-            yield task, fn(task)
 
 
 @dataclass
@@ -77,8 +71,11 @@ def _progress_bar(total, desc):
 
 
 def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed: int, *, macro_weights=None,
-                executor=None, extra_setup=None) -> pd.DataFrame:
-    """All LOSO folds of one variant; finished folds of the same settings are read back, not recomputed."""
+                executor=None, extra_setup=None, subjects=None) -> pd.DataFrame | None:
+    """All LOSO folds of one variant; finished folds of the same settings are read back, not recomputed.
+
+    ``subjects`` runs only those folds (e.g. one per SLURM array job) and returns None while other folds
+    are missing; a later run without it gathers every fold file."""
     executor = executor or SequentialExecutor()
     store = FoldStore(run_dir, variant.name)
     folds = loso_folds(inputs.rows)
@@ -86,22 +83,24 @@ def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed:
     tasks = [FoldTask(variant, f.subject, f.train_idx, f.test_idx, seed,
                       Path(run_dir) / "pretrain" / variant.name / f"{_safe(f.subject)}.weights.h5",
                       macro_weights) for f in folds]
-    todo = [t for t in tasks if not store.done(t.subject)]
+    if subjects:
+        unknown = sorted(set(subjects) - {t.subject for t in tasks})
+        if unknown:
+            raise InputError(f"--subject {unknown[0]!r} is not a subject of this data; subjects: "
+                             f"{', '.join(t.subject for t in tasks)}")
+    todo = [t for t in tasks if not store.done(t.subject) and (not subjects or t.subject in subjects)]
     if len(todo) < len(tasks):
         logger.info("[%s] %d of %d folds already done, resuming", variant.name, len(tasks) - len(todo), len(tasks))
     bar = _progress_bar(len(tasks), variant.name)
     bar.update(len(tasks) - len(todo))
     t_start = t_last = time.perf_counter()
 
-    def work(task):
-        def progress(stage, epoch, epochs, logs):
-            bar.set_postfix_str(f"{task.subject} {stage} {epoch + 1}/{epochs} loss {logs['loss']:.3f}")
-            logger.debug("[%s] %s %s epoch %d/%d loss %.4f acc %.3f", variant.name, task.subject, stage,
-                         epoch + 1, epochs, logs["loss"], logs["accuracy"])
-        return run_fold(variant, inputs.fold(task), seed=task.seed, macro_weights=task.macro_weights,
-                        pretrain_path=task.pretrain_path, progress=progress)
+    def progress(task, stage, epoch, epochs, logs):
+        bar.set_postfix_str(f"{task.subject} {stage} {epoch + 1}/{epochs} loss {logs['loss']:.3f}")
+        logger.debug("[%s] %s %s epoch %d/%d loss %.4f acc %.3f", variant.name, task.subject, stage,
+                     epoch + 1, epochs, logs["loss"], logs["accuracy"])
 
-    for done, (task, res) in enumerate(executor.map(work, todo), 1):
+    for done, (task, res) in enumerate(executor.run(todo, inputs, progress), 1):
         te = task.test_idx
         rows = inputs.rows.iloc[te][["dataset", "subject", "clip"]].copy()
         rows["y_true"] = inputs.y[te]
@@ -120,6 +119,8 @@ def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed:
                     int((res.y_pred == inputs.y[te]).sum()), len(te), now - t_last, eta / 60)
         t_last = now
     bar.close()
+    if not all(store.done(f.subject) for f in folds):
+        return None
     return read_folds(store, inputs.rows, folds)
 
 
@@ -209,7 +210,7 @@ def export_model(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed
     data = inputs.fold(everyone)
     if variant.leaky:  # nothing is held out: the leaky rule has nothing to look at
         data.held_out_labels = inputs.y[:1]
-    res = run_fold(variant, data, seed=seed, macro_weights=macro_weights, pretrain_path=everyone.pretrain_path)
+    res = fold_module.run_fold(variant, data, seed=seed, macro_weights=macro_weights, pretrain_path=everyone.pretrain_path)
     res.model.save_weights(str(out / "model.weights.h5"))
     res.model.save(str(out / "model.keras"))
     if res.head is not None:

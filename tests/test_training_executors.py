@@ -1,0 +1,74 @@
+"""Folds in worker processes, on a local Ray cluster, or one at a time (--subject): the same predictions."""
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from mer_keras.training.reproduce import reproduce
+
+TINY = {
+    "preprocess": {"size": 32},
+    "pretrain": {"kind": "none"},
+    "finetune": {"epochs": 1, "batch_size": 8},
+    "head": {"kind": "softmax"},
+    "synthme": {"subjects": 3, "clips_per_subject": 4},
+    "baselines": False,
+}
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    out = tmp_path_factory.mktemp("runs") / "sequential"
+    reproduce("liu2022_shufflenet", out=out, cache=cache, overrides=TINY)
+    return out, cache
+
+
+def _fold_files(run_dir):
+    folder = run_dir / "folds" / "shufflenet_ghost_vit"
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))}
+
+
+@pytest.mark.slow
+def test_two_worker_processes_give_the_sequential_predictions(sequential, tmp_path):
+    out, cache = sequential
+    parallel = tmp_path / "jobs2"
+    reproduce("liu2022_shufflenet", out=parallel, cache=cache, overrides=TINY, jobs=2)
+    assert _fold_files(parallel) == _fold_files(out)
+
+
+@pytest.mark.slow
+def test_a_local_ray_cluster_gives_the_sequential_predictions(sequential, tmp_path):
+    ray = pytest.importorskip("ray")
+    out, cache = sequential
+    on_ray = tmp_path / "ray"
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        reproduce("liu2022_shufflenet", out=on_ray, cache=cache, overrides=TINY, executor="ray")
+    finally:
+        ray.shutdown()
+    assert _fold_files(on_ray) == _fold_files(out)
+
+
+def test_one_subject_per_invocation_then_gathered(sequential, tmp_path):
+    """SLURM-array style: each call runs one fold; a final call without --subject pools them."""
+    out, cache = sequential
+    split = tmp_path / "split"
+    subjects = sorted(p.stem.replace("__", "/") for p in (out / "folds" / "shufflenet_ghost_vit").glob("*.csv"))
+    first = reproduce("liu2022_shufflenet", out=split, cache=cache, overrides=TINY, subjects=[subjects[0]])
+    assert first.get("partial") and len(_fold_files(split)) == 1 and not (split / "results.json").exists()
+    args = ["--set", "preprocess.size=32", "--set", 'pretrain.kind="none"', "--set", "finetune.epochs=1",
+            "--set", "finetune.batch_size=8", "--set", 'head.kind="softmax"', "--set", "synthme.subjects=3",
+            "--set", "synthme.clips_per_subject=4", "--set", "baselines=false"]
+    for subject in subjects[1:]:
+        done = subprocess.run([sys.executable, "-m", "mer_keras", "reproduce", "liu2022_shufflenet", "--out",
+                               str(split), "--cache", str(cache), "--subject", subject, *args],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert _fold_files(split) == _fold_files(out)
+    gathered = reproduce("liu2022_shufflenet", out=split, cache=cache, overrides=TINY)
+    assert gathered["scores"]["all"]["n"] == 11
+    with pytest.raises(ValueError, match="not a subject"):
+        reproduce("liu2022_shufflenet", out=split, cache=cache, overrides=TINY, subjects=["nobody"])
+    shutil.rmtree(split)
