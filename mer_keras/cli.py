@@ -2,12 +2,22 @@
 
 Every stage module that offers commands has a ``register(subparsers)`` function; heavy imports
 (TensorFlow, dlib) happen inside the command handlers so ``mer-keras manifest`` starts fast.
+
+Errors: the package's own (``errors.MerKerasError``) and the operating system's "wrong path" family
+(missing file, permission denied, a file where a folder is expected, ...) are a user's mistake,
+printed as one line ``mer-keras: error: ...`` with exit status 2; ``--debug`` adds the traceback.
+Anything else is a bug and keeps Python's traceback. ``--quiet`` / ``--verbose`` set the level of
+the ``mer_keras`` logger (WARNING / DEBUG; INFO by default), which writes bare messages to stderr.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
+import traceback
+
+from .errors import MerKerasError
 
 COMMAND_MODULES = (
     "mer_keras.datasets.commands",
@@ -17,6 +27,20 @@ COMMAND_MODULES = (
     "mer_keras.training.commands",
     "mer_keras.evaluation.commands",
 )
+
+GLOBAL_FLAGS = {"--debug": "debug", "--quiet": "quiet", "--verbose": "verbose"}
+"""Options accepted before or after the sub-command (after it, only where the sub-command has no
+option of that name: ``synth --quiet`` stays synth's own)."""
+
+USER_OS_ERRORS = (FileNotFoundError, PermissionError, FileExistsError, IsADirectoryError, NotADirectoryError)
+
+_EXPECTED = {
+    FileNotFoundError: "does not exist",
+    PermissionError: "permission denied (the user running mer-keras cannot read or write it)",
+    FileExistsError: "already exists; choose another path or remove it",
+    IsADirectoryError: "is a folder, but a file was expected",
+    NotADirectoryError: "is not a folder (a file stands where a folder was expected)",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
         "preprocessing, models, leak-free LOSO training and evaluation.",
     )
     parser.add_argument("--version", action="version", version=f"mer-keras {__version__}")
+    parser.add_argument("--debug", dest="g_debug", action="store_true",
+                        help="print the traceback of an error (anywhere on the command line)")
+    level = parser.add_mutually_exclusive_group()
+    level.add_argument("--quiet", dest="g_quiet", action="store_true", help="log warnings and errors only")
+    level.add_argument("--verbose", dest="g_verbose", action="store_true", help="log debug messages too")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         try:
@@ -40,14 +69,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parse ``argv``; the global flags may also follow the sub-command (argparse alone takes them before)."""
+    args, rest = parser.parse_known_args(argv)
+    unknown = []
+    for token in rest:
+        if token in GLOBAL_FLAGS:
+            setattr(args, f"g_{GLOBAL_FLAGS[token]}", True)
+        else:
+            unknown.append(token)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.g_quiet and args.g_verbose:
+        parser.error("--quiet and --verbose exclude each other")
+    return args
+
+
+def configure_logging(quiet: bool = False, verbose: bool = False) -> logging.Logger:
+    """The ``mer_keras`` logger at WARNING / INFO / DEBUG with one plain stderr handler (message only)."""
+    logger = logging.getLogger("mer_keras")
+    logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    for h in list(logger.handlers):
+        if getattr(h, "_mer_keras_cli", False):
+            logger.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler._mer_keras_cli = True
+    logger.addHandler(handler)
+    logger.propagate = False
+    return logger
+
+
+def error_message(error: BaseException) -> str:
+    """One line for a user's mistake: the package's message, or the OS error's path and what was expected."""
+    if isinstance(error, OSError) and not isinstance(error, MerKerasError) and error.filename is not None:
+        expected = next((text for cls, text in _EXPECTED.items() if isinstance(error, cls)), error.strerror)
+        path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
+        return f"{path}: {expected}"
+    return str(error).strip() or type(error).__name__
+
+
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
+    configure_logging(args.g_quiet, args.g_verbose)
     try:
         result = args.func(args)
     except KeyboardInterrupt:
         print("interrupted: finished work is kept; run the same command again to resume", file=sys.stderr)
         return 130
+    except (MerKerasError, *USER_OS_ERRORS) as e:
+        if args.g_debug:
+            traceback.print_exc()
+        print(f"mer-keras: error: {error_message(e)}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

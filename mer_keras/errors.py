@@ -1,4 +1,11 @@
-"""The package's user-facing errors: the CLI prints their message on one line and exits with code 2."""
+"""The package's user-facing errors: the CLI prints their message on one line and exits with code 2.
+
+One base class, ``MerKerasError``, marks an error caused by the user's input, data or settings
+(not by a bug): ``mer-keras`` catches it at the top, prints ``mer-keras: error: <message>`` and
+exits 2, with the traceback only under ``--debug``. The subclasses also derive from the built-in
+exception a caller would expect (``ValueError``, ``FileNotFoundError``), so ``except ValueError``
+code and ``pytest.raises(ValueError)`` keep working.
+"""
 from __future__ import annotations
 
 
@@ -12,3 +19,11 @@ class ConfigError(MerKerasError, ValueError):
 
 class InputError(MerKerasError, ValueError):
     """Input data (a manifest, frame, weights file) that is missing or not what was expected."""
+
+
+class InputNotFoundError(MerKerasError, FileNotFoundError):
+    """A file or folder the user named (or a manifest points to) that does not exist."""
+
+
+class FrameDecodeError(InputError):
+    """A frame file that is missing, empty, truncated or corrupt (the decoder complained)."""
