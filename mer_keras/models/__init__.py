@@ -1,4 +1,4 @@
-"""Model builders of mer-keras (papers 000 and 004 and their baselines), weight transfer and freezing.
+"""Model builders of mer-keras (papers 000, 002 and 004 and their baselines), weight transfer and freezing.
 
 Attributes are imported lazily (PEP 562) so ``mer_keras.models.commands`` and the CLI start without
 TensorFlow; ``from mer_keras.models import build`` imports Keras on first use.
@@ -9,7 +9,7 @@ _EXPORTS = {
     "build": "registry", "list_models": "registry", "MODELS": "registry", "models_table": "registry",
     "ShuffleNetV2": "shufflenet_v2", "MobileViT": "mobilevit",
     "MobileNetV2": "baselines", "ResNet18": "baselines", "ResNet50": "baselines", "ViTTiny": "baselines",
-    "DeiT": "baselines",
+    "DeiT": "baselines", "LAMResNet": "lam_resnet",
     "load_pretrained": "weights", "LoadReport": "weights",
     "embedding_model": "embedding",
     "freeze_backbone": "freezing", "GradualUnfreezing": "freezing", "unfreeze_schedule": "freezing",

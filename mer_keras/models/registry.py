@@ -15,10 +15,11 @@ class ModelSpec:
     description: str
 
     def resolve(self):
-        from . import baselines, mobilevit, shufflenet_v2
+        from . import baselines, lam_resnet, mobilevit, shufflenet_v2
 
         module_name, attr = self.builder.split(".")
-        module = {"baselines": baselines, "mobilevit": mobilevit, "shufflenet_v2": shufflenet_v2}[module_name]
+        module = {"baselines": baselines, "lam_resnet": lam_resnet, "mobilevit": mobilevit,
+                  "shufflenet_v2": shufflenet_v2}[module_name]
         return getattr(module, attr)
 
 
@@ -39,6 +40,14 @@ MODELS = {
     "vit_tiny": ModelSpec("baselines.ViTTiny", {}, (224, 224, 3), "DeiT-tiny-sized ViT (GAP head)"),
     "deit_base": ModelSpec("baselines.DeiT", {"variant": "base"}, (224, 224, 3),
                            "DeiT-B/16-sized ViT, GAP head (paper 000's DeiT: > 10 G multiply-adds)"),
+    # paper 002 (abstract only; LAM's set-up is ours, see lam_resnet): "resnet18" is the bare comparison,
+    # with the same layer names
+    "lam_resnet18": ModelSpec("lam_resnet.LAMResNet", {"depth": 18}, (224, 224, 3),
+                              "ResNet18 + LAM in every block of the 4 stages (paper 002)"),
+    "lam_resnet18_stage4": ModelSpec("lam_resnet.LAMResNet", {"depth": 18, "lam_stages": (4,)}, (224, 224, 3),
+                                     "ResNet18 + LAM at one scale, stage 4 (our pick; paper 002 ablation)"),
+    "lam_resnet34": ModelSpec("lam_resnet.LAMResNet", {"depth": 34}, (224, 224, 3),
+                              "ResNet34 + LAM in every block of the 4 stages (paper 002)"),
 }
 
 
