@@ -35,6 +35,42 @@ def test_magnify_amplifies_a_temporal_change(pyramid):
         magnify(clip, fps=50, pyramid="steerable")
 
 
+def _grating_clip(wavelength, frames=16, size=96, amplitude=0.05):
+    """A vertical cosine grating shifted sideways by ``amplitude * sin(2 pi 2 t / T)`` px (sub-pixel,
+    exactly the clip's 2nd harmonic: inside the default band), and that true shift."""
+    t = np.arange(frames)
+    shift = amplitude * np.sin(2 * np.pi * 2 * t / frames)
+    rows = 128 + 20 * np.cos(2 * np.pi * (np.arange(size)[None] + shift[:, None]) / wavelength)
+    return np.repeat(rows[:, None, :], size, axis=1).astype(np.float32), shift
+
+
+def _measured_shift(video, wavelength):
+    """Per-frame shift of the grating from the phase of its frequency, over the central 48 columns
+    (a whole number of periods, away from the pyramid's border reflections)."""
+    centre = video.shape[2] // 2
+    x = np.arange(centre - 24, centre + 24)
+    coefficient = (video[:, video.shape[1] // 2, x] * np.exp(-2j * np.pi * x / wavelength)).sum(1)
+    return np.angle(coefficient) * wavelength / (2 * np.pi)
+
+
+def test_laplacian_evm_magnifies_motion_by_one_plus_alpha_below_the_cutoff_only():
+    # Wu et al.: motion at spatial wavelengths >= lambda_c is magnified (1 + alpha) times, shorter ones
+    # less (the finest level not at all). The old code gave the finest levels the coarsest cut-off: the
+    # 48 px grating moved only 1.96x and the 12 px one more than it (3.5x).
+    alpha, gain = 4.0, {}
+    for wavelength in (48, 24, 12, 6, 4):
+        clip, shift = _grating_clip(wavelength)
+        measured_in = _measured_shift(clip, wavelength)
+        np.testing.assert_allclose(measured_in, shift, atol=1e-4)  # the probe reads the true shift
+        out = magnify(clip, fps=16, alpha=alpha, levels=4, lambda_c=20)
+        measured_out = _measured_shift(out, wavelength)
+        gain[wavelength] = (measured_out - measured_out.mean()) @ shift / ((measured_in - measured_in.mean()) @ shift)
+    assert gain[48] == pytest.approx(1 + alpha, rel=0.1)  # coarse: full magnification
+    assert gain[48] > gain[24] > gain[12] > gain[6]  # attenuated towards the fine levels
+    assert gain[6] < 0.4 * (1 + alpha)
+    assert gain[4] == pytest.approx(1.0, abs=0.05)  # the finest level is left alone
+
+
 def test_uniform_positions():
     assert uniform_positions(0, 15, 16) == list(range(16))
     assert uniform_positions(2, 5, 4) == [2, 3, 4, 5]

@@ -5,7 +5,11 @@ pyramid), temporal ideal band-pass of every pixel of every level (FFT along time
 [low_hz, high_hz] set to 0), amplification by ``alpha`` and reconstruction (the amplified band is
 added back to the frames). Laplacian levels whose spatial wavelength is short get a smaller
 factor, Wu et al.'s bound alpha_l = min(alpha, lambda_l / (8 * delta) - 1) with
-delta = lambda_c / (8 * (1 + alpha)); the finest level is not amplified (noise).
+delta = lambda_c / (8 * (1 + alpha)); the finest level is not amplified (noise). lambda_l is the
+level's representative wavelength as in Wu et al.'s code: a third of the frame diagonal at the coarsest
+level (the low-pass residual), halved at every finer level, so only the fine levels are attenuated and
+levels whose lambda_l >= lambda_c get the full alpha. (Wu et al.'s code also leaves the residual out;
+we amplify it, since paper 001 magnifies brightness change, which lives there.)
 
 Paper 001 gives no band or alpha. Defaults: alpha 10, lambda_c 16, 4 levels, and a band of the
 1st to 4th harmonic of the clip's duration (low = fps / T, high = 4 fps / T), i.e. motion that
@@ -80,7 +84,7 @@ def magnify(frames, fps: float, alpha: float = 10.0, low_hz=None, high_hz=None, 
     out_levels = []
     for lvl in range(levels):
         stack = np.stack([p[lvl] for p in pyrs])
-        lam = wavelength / (2**lvl)
+        lam = wavelength / (2 ** (levels - 1 - lvl))  # level 0 is the finest: shortest wavelength
         factor = 0.0 if lvl == 0 else min(alpha, lam / (8.0 * delta) - 1.0)
         if factor > 0:
             stack = stack + factor * temporal_bandpass(stack, fps, low, high)
