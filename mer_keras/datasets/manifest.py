@@ -10,11 +10,18 @@ from __future__ import annotations
 import numbers
 import os
 import re
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pandas as pd
 
+from ..errors import FrameDecodeError, InputError, InputNotFoundError
 from .labels import classes_for
 
 FRAME_SEP = "|"
@@ -47,7 +54,7 @@ FRAME_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm", ".ppm")
 
 
-class ManifestError(ValueError):
+class ManifestError(InputError):
     """Raised with every problem found, one per line, each naming its row, clip and file."""
 
     def __init__(self, problems):
@@ -80,14 +87,129 @@ def frame_number(name: str) -> int:
 
 
 def list_frames(folder: str | os.PathLike) -> list[str]:
-    """Image files of a clip folder sorted by their frame number (numerically, not as text)."""
+    """Image files of a clip folder sorted by their frame number (numerically, not as text).
+
+    A frame-named entry that is not a readable file (a symbolic link to a missing file, a folder
+    named ``img3.jpg``) raises ``InputError`` naming it: dropping it would leave a silent gap.
+    """
     folder = Path(folder)
-    names = [
-        p.name
-        for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and FRAME_NUMBER.search(p.stem)
-    ]
+    names, broken = [], []
+    for p in folder.iterdir():
+        if p.suffix.lower() not in IMAGE_EXTENSIONS or not FRAME_NUMBER.search(p.stem):
+            continue
+        if p.is_file():
+            names.append(p.name)
+        else:
+            broken.append(f"{p.name} ({'symbolic link to missing ' + os.readlink(p) if p.is_symlink() else 'not a file'})")
+    if broken:
+        raise InputError(f"{folder}: frame entr{'y is' if len(broken) == 1 else 'ies are'} not readable "
+                         f"file(s): {', '.join(sorted(broken))}")
     return sorted(names, key=lambda n: (frame_number(n), n))
+
+
+def missing_numbers(frame_files, first: int, last: int) -> list[int]:
+    """Frame numbers in ``first..last`` with no file (a gap in the numbering of a clip)."""
+    have = {frame_number(n) for n in frame_files}
+    return [n for n in range(int(first), int(last) + 1) if n not in have]
+
+
+# --- decoding every frame read, with the decoder's warnings turned into errors ----------------------
+
+_DECODE_LOCK = threading.Lock()
+_SINK: dict = {}
+IGNORED_DECODER_LINES = re.compile(r"libpng warning: iCCP:")
+"""Decoder messages that do not mean damage (libpng's note about an sRGB colour profile)."""
+
+
+@contextmanager
+def _stderr_to_sink(messages: list):
+    """Send file descriptor 2 to a temporary file while decoding, then append what was written.
+
+    libjpeg and libpng write their warnings ("Premature end of JPEG file", "Corrupt JPEG data")
+    straight to the C stderr and still return an image: OpenCV offers no other way to hear them.
+    Frames are decoded one at a time per process (a lock), and whatever was captured is reported.
+    """
+    with _DECODE_LOCK:
+        sink = _SINK.get(os.getpid())
+        if sink is None:
+            sink = _SINK[os.getpid()] = tempfile.TemporaryFile()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to capture
+            yield
+            return
+        try:
+            sys.stderr.flush()
+            sink.seek(0)
+            sink.truncate()
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+        finally:
+            os.close(saved)
+        sink.seek(0)
+        text = sink.read().decode("utf-8", "replace")
+        messages += [line.strip() for line in text.splitlines()
+                     if line.strip() and not IGNORED_DECODER_LINES.search(line)]
+
+
+def _structure_problem(data: bytes, suffix: str) -> str | None:
+    """A cheap end-of-file check the decoders may not make: truncated JPEG, PNG, BMP files.
+
+    JPEG must end with its EOI marker (up to 64 padding bytes after it are tolerated), PNG with its
+    IEND chunk, BMP must be at least as long as its header says.
+    """
+    suffix = suffix.lower()
+    if suffix in (".jpg", ".jpeg") or data[:2] == b"\xff\xd8":
+        if data[:2] != b"\xff\xd8":
+            return "does not start with the JPEG SOI marker"
+        if data.rfind(b"\xff\xd9") < len(data) - 66:
+            return "is truncated (no JPEG end-of-image marker at its end)"
+    elif suffix == ".png":
+        if data.rfind(b"IEND") < len(data) - 64:
+            return "is truncated (no PNG IEND chunk at its end)"
+    elif suffix == ".bmp" and data[:2] == b"BM" and len(data) >= 6:
+        declared = int.from_bytes(data[2:6], "little")
+        if declared > len(data):
+            return f"is truncated ({len(data)} bytes, its header says {declared})"
+    return None
+
+
+def read_image(path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    """Decode one frame file (OpenCV, BGR or gray as ``flags`` says), or ``FrameDecodeError`` naming it.
+
+    Every frame the pipeline reads goes through here: a missing or empty file, a truncated file,
+    an undecodable one and one the decoder warns about ("Corrupt JPEG data") are all errors, since
+    OpenCV alone returns a half-grey picture for a truncated JPEG and says so only on the terminal.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise FrameDecodeError(f"frame file {path} is a symbolic link to a missing file") from None
+        if not path.parent.is_dir():
+            raise InputNotFoundError(f"frames folder {path.parent} does not exist (looking for frame "
+                                     f"{path.name})") from None
+        raise InputNotFoundError(f"frame file {path} does not exist") from None
+    except IsADirectoryError:
+        raise FrameDecodeError(f"frame file {path} is a folder, not an image") from None
+    if not data:
+        raise FrameDecodeError(f"frame file {path} is empty (0 bytes)")
+    messages: list[str] = []
+    with _stderr_to_sink(messages):
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    said = f": the decoder says {'; '.join(messages)!r}" if messages else ""
+    problem = _structure_problem(data, path.suffix)
+    if problem:
+        raise FrameDecodeError(f"frame file {path} {problem}{said}")
+    if image is None:
+        raise FrameDecodeError(f"frame file {path} cannot be read as an image{said}")
+    if messages:
+        raise FrameDecodeError(f"frame file {path} is damaged{said}")
+    return image
 
 
 def frame_paths(row) -> list[Path]:
@@ -166,33 +288,53 @@ def select_protocol(rows: pd.DataFrame, protocol: str, mapper=None):
     return kept[list(COLUMNS)].reset_index(drop=True), df[~keep].reset_index(drop=True)
 
 
-def validate(df: pd.DataFrame, check_frames: bool = True, raise_on_error: bool = True):
-    """Check every row; return the list of problems, or raise ``ManifestError`` with all of them."""
+def _as_index(value) -> int | None:
+    """An integer cell (3, 3.0, '3') as int, or None (empty, NaN, text)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if np.isfinite(number) and number.is_integer() else None
+
+
+def validate(df: pd.DataFrame, check_frames: bool = True, raise_on_error: bool = True, *,
+             decode_frames: bool = False, lines=None, file: str | None = None):
+    """Check every row; return the list of problems, or raise ``ManifestError`` with all of them.
+
+    check_frames: every listed frame file exists; decode_frames: every listed frame also decodes
+    cleanly (``read_image``; slow: every file is read). ``lines`` (optional, one per row) names each
+    row in the messages (e.g. the CSV line) instead of the table index; ``file`` is named when a row
+    has no ``source``.
+    """
     problems: list[Problem] = []
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
-        problems.append(Problem("-", "", "", f"missing column(s) {missing}; expected {list(COLUMNS)}"))
+        problems.append(Problem("-", "", file or "", f"missing column(s) {missing}; expected {list(COLUMNS)}"))
         if raise_on_error:
             raise ManifestError(problems)
         return problems
     dup = df.duplicated(subset=["dataset", "subject", "clip"], keep=False)
-    for i, row in df.iterrows():
+    locators = list(df.index) if lines is None else list(lines)
+    for (i, row), where in zip(df.iterrows(), locators):
         clip = f"{row['subject']}/{row['clip']}"
-        src = str(row.get("source", "") or row.get("frames_dir", ""))
+        src = str(row.get("source", "") or "")
+        src = "" if src == "nan" else src
+        src = src or file or str(row.get("frames_dir", ""))
 
-        def bad(msg, _i=i, _clip=clip, _src=src):
+        def bad(msg, _i=where, _clip=clip, _src=src):
             problems.append(Problem(_i, _clip, _src, msg))
 
         if dup[i]:
             bad("duplicate (dataset, subject, clip) id")
         if not str(row["subject"]).startswith(f"{row['dataset']}/"):
             bad(f"subject {row['subject']!r} is not qualified by its dataset {row['dataset']!r}")
-        try:
-            on, ap, off = int(row["onset"]), int(row["apex"]), int(row["offset"])
-        except (TypeError, ValueError):
+        on, ap, off = (_as_index(row[k]) for k in ("onset", "apex", "offset"))
+        if None in (on, ap, off):
             bad(f"onset/apex/offset must be integers, got {row['onset']!r}/{row['apex']!r}/{row['offset']!r}")
             continue
-        if not on <= ap <= off:
+        if on > off:
+            bad(f"onset {on} is after offset {off}")
+        elif not on <= ap <= off:
             bad(f"apex {ap} is not within onset..offset {on}..{off}")
         files = [n for n in str(row["frame_files"]).split(FRAME_SEP) if n and n != "nan"]
         if not files:
@@ -207,9 +349,11 @@ def validate(df: pd.DataFrame, check_frames: bool = True, raise_on_error: bool =
             names = [f for f, n in zip(files, numbers) if n == repeated[0]]
             bad(f"frame number {repeated[0]} appears in several files {names}: which one is the frame is ambiguous")
         for col in ("onset_idx", "apex_idx", "offset_idx"):
-            k = int(row[col])
-            if not 0 <= k < max(len(files), 1):
-                what = col[: -len("_idx")]
+            k = _as_index(row[col])
+            what = col[: -len("_idx")]
+            if k is None:
+                bad(f"{col} must be an integer position, got {row[col]!r}")
+            elif not 0 <= k < max(len(files), 1):
                 bad(f"{what} frame {row[what]} is not among the clip's {len(files)} frame file(s) on disk")
         if row["apex_source"] not in APEX_SOURCES:
             bad(f"apex_source {row['apex_source']!r} is not one of {APEX_SOURCES}")
@@ -226,38 +370,77 @@ def validate(df: pd.DataFrame, check_frames: bool = True, raise_on_error: bool =
             except ValueError as e:
                 bad(str(e))
                 continue
-            lab = row["label"]
-            if not (str(lab).lstrip("-").isdigit() and 0 <= int(lab) < len(classes)):
-                bad(f"label {lab!r} is not a class index of protocol {protocol} {classes}")
-            elif classes[int(lab)] != row["class_name"]:
-                bad(f"class_name {row['class_name']!r} does not match label {lab} ({classes[int(lab)]})")
+            lab = _as_index(row["label"])
+            if lab is None or not 0 <= lab < len(classes):
+                bad(f"label {row['label']!r} is not a class index of protocol {protocol} {classes}")
+            elif classes[lab] != row["class_name"]:
+                bad(f"class_name {row['class_name']!r} does not match label {lab} ({classes[lab]})")
         if check_frames and files:
             folder = Path(row["frames_dir"])
             if not folder.is_dir():
                 bad(f"frames folder {folder} does not exist")
-            else:
-                absent = [n for n in files if not (folder / n).is_file()]
-                if absent:
-                    bad(f"{len(absent)} listed frame(s) missing in {folder}, first {absent[0]}")
+                continue
+            absent = [n for n in files if not (folder / n).is_file()]
+            if absent:
+                bad(f"{len(absent)} listed frame(s) missing in {folder}, first {absent[0]}")
+            elif decode_frames:
+                for name in files:
+                    try:
+                        read_image(folder / name)
+                    except (InputError, InputNotFoundError, OSError) as e:
+                        bad(str(e))
     if problems and raise_on_error:
         raise ManifestError(problems)
     return problems
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a manifest CSV atomically (a crash never leaves half a file)."""
+    """Write a manifest CSV atomically (a crash or a failed write never leaves a file behind)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"--out {path} is a folder; give the manifest CSV's file name (e.g. {path / 'manifest.csv'})")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a manifest is as shared as any file
+        with os.fdopen(fd, "w", newline="") as f:
+            df.to_csv(f, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
     return path
 
 
-def read_manifest(path: str | os.PathLike, check_frames: bool = False) -> pd.DataFrame:
-    """Read and validate a manifest CSV written by ``write_manifest`` (or by hand)."""
-    df = pd.read_csv(path, dtype={"subject": str, "clip": str, "frame_files": str, "source": str})
-    validate(df, check_frames=check_frames)
+def read_manifest(path: str | os.PathLike, check_frames: bool = False, decode_frames: bool = False) -> pd.DataFrame:
+    """Read and validate a manifest CSV written by ``write_manifest`` (or by hand).
+
+    Problems name the CSV line (the header is line 1) and the file; a missing, empty or non-CSV file
+    is an ``InputError`` naming it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        if path.is_dir():
+            raise InputError(f"manifest {path} is a folder; expected a manifest CSV file")
+        raise InputNotFoundError(f"manifest {path} does not exist")
+    try:
+        df = pd.read_csv(path, dtype={"subject": str, "clip": str, "frame_files": str, "source": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise InputError(f"manifest {path} cannot be read as a CSV file: {e}") from None
+    if len(df) == 0:
+        raise ManifestError([Problem("-", "", str(path), "the manifest holds no rows")])
+    validate(df, check_frames=check_frames, decode_frames=decode_frames,
+             lines=[f"line {i + 2}" for i in range(len(df))], file=str(path))
     return df
 
 

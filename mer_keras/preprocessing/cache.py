@@ -6,6 +6,12 @@ algorithm changes), so a changed parameter or frame never reuses a stale entry. 
 an ``.npz`` holding the array and a JSON ``info`` (fallback used, alignment matrix, landmarks);
 it is written to a temporary name and renamed, so an interrupted run leaves only whole entries
 and the next run resumes from them.
+
+Size and modification time miss a frame rewritten in place with the same size and time (a copy
+with ``cp -p``, a restored backup): each entry therefore also keeps ``frames_sha256``, a hash of
+its frames' content, which ``prepare(..., verify_cache=True)`` (``mer-keras prepare
+--verify-cache``) compares before reusing the entry. A row that used a fallback gets a
+``<key>.fallbacks.json`` beside its entry listing each one (clip, frame, kind).
 """
 from __future__ import annotations
 
@@ -55,6 +61,33 @@ def _plain(value):
 
 def entry_path(cache_dir, representation: str, key: str) -> Path:
     return Path(cache_dir) / representation / key[:2] / f"{key}.npz"
+
+
+def frames_digest(row) -> str:
+    """SHA-256 over the names and contents of the row's frame files (missing files hash as absent)."""
+    digest = hashlib.sha256()
+    for path in frame_paths(row):
+        digest.update(path.name.encode() + b"\0")
+        try:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError:
+            digest.update(b"absent")
+    return digest.hexdigest()
+
+
+def fallbacks_path(entry: Path) -> Path:
+    return entry.with_name(f"{entry.stem}.fallbacks.json")
+
+
+def write_fallbacks(entry: Path, records: list) -> None:
+    """The sidecar listing an entry's fallbacks (removed when a recomputation needed none)."""
+    path = fallbacks_path(entry)
+    if not records:
+        path.unlink(missing_ok=True)
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(records, indent=1, default=_plain))
+    os.replace(tmp, path)
 
 
 def write_entry(path: Path, array: np.ndarray, info: dict) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from ..errors import ConfigError
+
 REPRESENTATION_NAMES = ("flow", "flow_hsv", "apex", "ars", "rrs", "frame_stack", "evm_stack", "flow_stack")
 
 
@@ -34,6 +36,9 @@ def register(subparsers) -> None:
     p.add_argument("--predictor", help="path to a dlib 68-point shape predictor (.dat)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="any other parameter, e.g. nscales=3, flow_bound=2.0, keyframes=slices (repeatable)")
+    p.add_argument("--verify-cache", action="store_true",
+                   help="hash every cached row's frame files and recompute rows whose frames changed (slow: reads "
+                   "every frame; by default a frame is trusted while its size and modification time are)")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_prepare)
@@ -53,7 +58,7 @@ def params_from_args(args) -> dict:
     for item in args.param:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise SystemExit(f"--param expects NAME=VALUE, got {item!r}")
+            raise ConfigError(f"--param expects NAME=VALUE, got {item!r}")
         params[name.strip()] = _value(value.strip())
     return params
 
@@ -62,11 +67,10 @@ def run_prepare(args) -> int:
     from .prepare import prepare
 
     result = prepare(args.manifest, args.representation, args.cache, n_jobs=args.n_jobs,
-                     progress=not args.no_progress, **params_from_args(args))
+                     progress=not args.no_progress, verify_cache=args.verify_cache, **params_from_args(args))
     shape = result[0].shape if len(result) else ()
     print(f"{args.representation}: {len(result)} row(s), {result.computed} computed, {result.reused} reused "
           f"from {args.cache}; each {shape} float32")
-    fallbacks = result.fallbacks
-    for _, row in fallbacks.iterrows():
-        print(f"fallback: {row['subject']}/{row['clip']}: {row['fallback']}")
+    if result.fallback_records:  # each was logged as a warning by prepare()
+        print(f"{len(result.fallback_records)} fallback(s); listed in the cache as *.fallbacks.json")
     return 0

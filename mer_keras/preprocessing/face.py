@@ -27,6 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import ConfigError, InputError, InputNotFoundError
+
 MASK_NAMES = ("eyes", "static", "nose")
 RIGHT_EYE = slice(36, 42)  # the subject's right eye: left in the image
 LEFT_EYE = slice(42, 48)
@@ -36,7 +38,7 @@ NOSE = slice(27, 36)
 MOUTH = slice(48, 68)
 
 
-class NoFaceError(ValueError):
+class NoFaceError(InputError):
     """No frontal face found where one was required (the message names the frame)."""
 
 
@@ -48,7 +50,7 @@ def default_predictor_path() -> Path:
     """
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or spec.origin is None:
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             "face-recognition-models is not installed; install it or pass predictor_path= "
             "to a shape_predictor_68_face_landmarks.dat"
         )
@@ -61,7 +63,7 @@ def _dlib_models(predictor_path: str):
     import dlib
 
     if not Path(predictor_path).is_file():
-        raise FileNotFoundError(f"68-point landmark model not found at {predictor_path}")
+        raise InputNotFoundError(f"68-point landmark model not found at {predictor_path}")
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(predictor_path)
 
 
@@ -140,11 +142,21 @@ def _grown_hull(points: np.ndarray, factor: float) -> np.ndarray:
     return cv2.convexHull(((points - centre) * factor + centre).astype(np.int32))
 
 
-def draw_masks(landmarks: np.ndarray, size: int, masks=()) -> np.ndarray:
-    """Boolean (size, size) mask, True where a requested region (see module doc) is to be zeroed."""
+def mask_names(masks) -> tuple[str, ...]:
+    """Mask names from a list or a comma-separated string ("eyes,static"; a bare "eyes" is one name,
+    not the letters e, y, e, s); ``ConfigError`` naming the unknown ones."""
+    if isinstance(masks, str):
+        masks = [m.strip() for m in masks.split(",")]
+    masks = tuple(m for m in masks if m)
     unknown = [m for m in masks if m not in MASK_NAMES]
     if unknown:
-        raise ValueError(f"unknown mask(s) {unknown}; expected some of {MASK_NAMES}")
+        raise ConfigError(f"unknown mask(s) {unknown}; expected a comma-separated list of {', '.join(MASK_NAMES)}")
+    return masks
+
+
+def draw_masks(landmarks: np.ndarray, size: int, masks=()) -> np.ndarray:
+    """Boolean (size, size) mask, True where a requested region (see module doc) is to be zeroed."""
+    masks = mask_names(masks)
     canvas = np.zeros((size, size), np.uint8)
     if "static" in masks:
         face = np.zeros_like(canvas)
@@ -170,9 +182,7 @@ class FaceAligner:
     """
 
     def __init__(self, size=224, grayscale=False, masks=(), margin=0.1, predictor_path=None, upsample=None):
-        unknown = [m for m in masks if m not in MASK_NAMES]
-        if unknown:
-            raise ValueError(f"unknown mask(s) {unknown}; expected some of {MASK_NAMES}")
+        masks = mask_names(masks)
         self.size = int(size)
         self.grayscale = bool(grayscale)
         self.masks = tuple(masks)

@@ -9,13 +9,23 @@ collected and raised together at the end as ``PreprocessingError``, each naming 
 detectable face borrows the alignment of the nearest earlier clip of the same subject that had
 one (else the nearest later one), and its entry records which clip it borrowed from.
 
+Every fallback (``on_no_face="previous"`` or ``"center"``, a frame without a face under
+``redetect``) is logged as a warning on the ``mer_keras`` logger, listed in
+``Prepared.fallback_records`` (one dict per fallback: clip, frame, kind) and written beside its
+cache entry as ``<key>.fallbacks.json``; reused entries report theirs again.
+
 Workers are spawned, never forked: a forked child inherits OpenCV's (and TensorFlow's) thread
 pools in a broken state and hangs (seen here). A calling script therefore guards its entry point
-with ``if __name__ == "__main__":``, as every spawn-based pool requires.
+with ``if __name__ == "__main__":``, as every spawn-based pool requires. Each worker watches its
+parent and exits when the parent is gone (killed with SIGKILL, say), so no worker is left behind.
 """
 from __future__ import annotations
 
+import logging
+import os
 import sys
+import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -25,12 +35,30 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from ..datasets.manifest import FRAME_SEP
+from ..errors import InputError, MerKerasError
 from . import representations as reps
-from .cache import entry_key, entry_path, read_entry, read_info, write_entry
+from .cache import (
+    entry_key,
+    entry_path,
+    fallbacks_path,
+    frames_digest,
+    read_entry,
+    read_info,
+    write_entry,
+    write_fallbacks,
+)
 from .face import NoFaceError, apply_affine
 
+logger = logging.getLogger("mer_keras")
 
-class PreprocessingError(RuntimeError):
+NO_FACE_HINT = ("use --on-no-face previous or center (preprocess.on_no_face in an experiment) for an explicit, "
+                "recorded fallback")
+
+FALLBACK_COLUMNS = ("row", "dataset", "subject", "clip", "frame", "frame_file", "kind", "detail")
+
+
+class PreprocessingError(MerKerasError, RuntimeError):
     """Every row that failed, one line each naming its clip; finished rows stay cached."""
 
     def __init__(self, failures):
@@ -41,13 +69,17 @@ class PreprocessingError(RuntimeError):
 class Prepared:
     """The prepared rows in manifest order; arrays are read from the cache on access."""
 
-    def __init__(self, manifest: pd.DataFrame, representation: str, params: dict, paths, computed: int):
+    def __init__(self, manifest: pd.DataFrame, representation: str, params: dict, paths, computed: int,
+                 fallback_records=()):
         self.manifest = manifest
         self.representation = representation
         self.params = params
         self.paths = list(paths)
         self.computed = computed
         self.reused = len(self.paths) - computed
+        self.fallback_records = list(fallback_records)
+        """Every fallback, one dict each (``FALLBACK_COLUMNS``: row, dataset, subject, clip, frame as a
+        0-based position, frame_file, kind ``previous`` | ``center`` | ``redetect``, detail)."""
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -88,22 +120,34 @@ def load_rows(manifest) -> pd.DataFrame:
     return read_manifest(manifest).reset_index(drop=True)
 
 
-def _init_worker():
+def _init_worker(parent_pid: int | None = None):
     import cv2
 
     cv2.setNumThreads(1)
+    if parent_pid is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int, period: float = 0.5):
+    """A worker whose parent died (SIGKILL gives it no chance to stop the pool) exits too: an orphan
+    is re-parented, so its parent id changes. Its exit also lets the resource tracker finish."""
+    while os.getppid() == parent_pid:
+        time.sleep(period)
+    os._exit(1)
 
 
 def _work(row: dict, representation: str, params: dict, path: str, given=None):
     """Compute and store one row; returns ("ok", None) | ("no_face", msg) | ("error", msg)."""
     try:
         array, info = reps.compute(row, representation, params, given)
+        info["frames_sha256"] = frames_digest(row)
         write_entry(Path(path), array, info)
+        write_fallbacks(Path(path), _entry_fallbacks(row, info))
         return "ok", None
     except NoFaceError as e:
         if params["on_no_face"] == "previous" and given is None:
             return "no_face", str(e)
-        return "error", f"{e} (use on_no_face='previous' or 'center' for an explicit fallback)"
+        return "error", f"{e} ({NO_FACE_HINT})"
     except (ValueError, OSError, RuntimeError, cv2.error) as e:  # cv2.error derives from Exception only
         return "error", f"clip {reps.clip_name(row)}: {e}" if "clip " not in str(e) else str(e)
 
@@ -136,7 +180,7 @@ def _run(jobs, representation, params, n_jobs, bar):
             bar.step()
         return results
     with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=get_context("spawn"),
-                             initializer=_init_worker) as pool:
+                             initializer=_init_worker, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(_work, row, representation, params, path): i for i, row, path in jobs}
         try:
             for fut in as_completed(futures):
@@ -156,17 +200,72 @@ def _donor(rows: pd.DataFrame, i: int, paths, usable) -> int | None:
     return earlier[-1] if earlier else (later[0] if later else None)
 
 
-def prepare(manifest, representation: str, cache_dir, *, n_jobs: int = 2, progress: bool = True, **params) -> Prepared:
+def _entry_fallbacks(row: dict, info: dict) -> list[dict]:
+    """The fallbacks recorded in one entry's info (entries written before ``fallbacks`` existed keep only
+    the ``fallback`` text: its kind is read from the text, its frame is the onset)."""
+    events = info.get("fallbacks")
+    if events is None and info.get("fallback"):
+        text = str(info["fallback"])
+        kind = "previous" if text.startswith("previous") else "center" if text.startswith("center") else "redetect"
+        events = [{"kind": kind, "frame": int(row["onset_idx"]), "detail": text}]
+    files = str(row["frame_files"]).split(FRAME_SEP)
+    out = []
+    for e in events or ():
+        frame = int(e["frame"])
+        out.append({"dataset": row["dataset"], "subject": row["subject"], "clip": row["clip"], "frame": frame,
+                    "frame_file": files[frame] if 0 <= frame < len(files) else None, "kind": e["kind"],
+                    "detail": e["detail"]})
+    return out
+
+
+def check_cache_writable(cache_dir, representation: str) -> Path:
+    """Fail before any work when the cache folder cannot take new entries (read-only, a file in the way)."""
+    folder = Path(cache_dir) / representation
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except FileExistsError:
+        raise InputError(f"cache {cache_dir}: {folder} or a folder above it is a file; --cache must be a folder") \
+            from None
+    except NotADirectoryError:
+        raise InputError(f"cache {cache_dir}: a file stands where a folder is expected; --cache must be a folder") \
+            from None
+    except PermissionError:
+        raise InputError(f"cache {folder} is not writable; choose a --cache folder you can write to") from None
+    return folder
+
+
+def _stale(paths, records, verify: bool) -> set[int]:
+    """Rows whose entry exists but whose frames' content changed since it was written (``verify_cache``)."""
+    if not verify:
+        return set()
+    stale = set()
+    for i, path in enumerate(paths):
+        if path.is_file() and read_info(path).get("frames_sha256") != frames_digest(records[i]):
+            stale.add(i)
+    return stale
+
+
+def prepare(manifest, representation: str, cache_dir, *, n_jobs: int = 2, progress: bool = True,
+            verify_cache: bool = False, **params) -> Prepared:
     """Compute (or reuse) ``representation`` for every row of ``manifest`` under ``cache_dir``.
 
     ``params`` are the representation's (see ``representations.REPRESENTATIONS``; unknown names
-    are an error). Returns a ``Prepared`` in manifest order.
+    are an error). ``verify_cache=True`` hashes the frame files of every cached row and recomputes
+    those whose content changed (the cache key alone trusts file size and modification time; an entry
+    written before hashes were kept is recomputed). Returns a ``Prepared`` in manifest order.
     """
     rows = load_rows(manifest)
     p = reps.normalize_params(representation, params)
+    check_cache_writable(cache_dir, representation)
     records = [r for r in rows.to_dict("records")]
     paths = [entry_path(cache_dir, representation, entry_key(r, representation, p)) for r in records]
-    todo = [(i, records[i], str(paths[i])) for i in range(len(records)) if not paths[i].is_file()]
+    stale = _stale(paths, records, verify_cache)
+    for i in sorted(stale):
+        logger.warning("cache entry of %s/%s is stale (a frame's content changed since it was written): "
+                       "recomputing", records[i]["subject"], records[i]["clip"])
+    todo = [(i, records[i], str(paths[i])) for i in range(len(records)) if i in stale or not paths[i].is_file()]
     bar = _Bar(len(todo), f"prepare {representation}", progress)
     results = _run(todo, representation, p, n_jobs, bar)
     failures = [msg for _, (status, msg) in sorted(results.items()) if status == "error"]
@@ -177,8 +276,8 @@ def prepare(manifest, representation: str, cache_dir, *, n_jobs: int = 2, progre
         for i in faceless:
             j = _donor(rows, i, paths, usable)
             if j is None:
-                failures.append(f"{results[i][1]}; on_no_face='previous' but no other clip of subject "
-                                f"{records[i]['subject']} has a detected face")
+                failures.append(f"{results[i][1]}; --on-no-face previous, but no other clip of subject "
+                                f"{records[i]['subject']} has a detected face (try --on-no-face center)")
                 continue
             info = read_info(paths[j])
             given = {"matrix": info["matrix"], "landmarks": info["landmarks"],
@@ -188,4 +287,10 @@ def prepare(manifest, representation: str, cache_dir, *, n_jobs: int = 2, progre
                 failures.append(msg)
     if failures:
         raise PreprocessingError(failures)
-    return Prepared(rows, representation, p, paths, computed=len(todo))
+    fallbacks = []
+    for i, path in enumerate(paths):
+        for record in _entry_fallbacks(records[i], read_info(path)):
+            fallbacks.append({"row": i, **record})
+            logger.warning("fallback (%s): %s/%s frame %d (%s): %s", record["kind"], record["subject"],
+                           record["clip"], record["frame"], record["frame_file"], record["detail"])
+    return Prepared(rows, representation, p, paths, computed=len(todo), fallback_records=fallbacks)

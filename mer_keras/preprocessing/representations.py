@@ -28,8 +28,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..datasets.manifest import frame_paths
-from .face import FaceAligner, NoFaceError
+from ..datasets.manifest import frame_paths, read_image
+from ..errors import ConfigError, InputError
+from .face import MASK_NAMES, FaceAligner, NoFaceError
 from .flow import (
     FARNEBACK_DEFAULTS,
     TVL1_DEFAULTS,
@@ -66,8 +67,8 @@ STACK = {"size": 134, "n_frames": 16, "keyframes": "uniform", "magnify": False, 
          "low_hz": None, "high_hz": None, "levels": 4, "pyramid": "laplacian", "lambda_c": 16.0}
 
 
-class FrameError(ValueError):
-    """A frame that cannot be read, or a clip with fewer frames than its indices."""
+class FrameError(InputError):
+    """A frame that cannot be read, or a clip with fewer frames than its indices (or no motion to show)."""
 
 
 def clip_name(row) -> str:
@@ -75,10 +76,12 @@ def clip_name(row) -> str:
 
 
 def read_frame(path: Path, clip: str, position: int) -> np.ndarray:
-    """RGB uint8 frame, or ``FrameError`` naming the clip, position and file."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FrameError(f"clip {clip}: frame {position} ({path}) cannot be read as an image")
+    """RGB uint8 frame, or ``FrameError`` naming the clip, position and file and why (missing, truncated,
+    a decoder warning: ``datasets.manifest.read_image`` checks every frame)."""
+    try:
+        image = read_image(path, cv2.IMREAD_COLOR)
+    except (InputError, OSError) as e:
+        raise FrameError(f"clip {clip}: frame {position} ({path}) cannot be read: {e}") from None
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -102,6 +105,18 @@ def _positions(row):
     return on, ap, off
 
 
+def _motion_positions(row, what: str, need_offset: bool = False):
+    """``_positions`` for a representation of motion: an apex (or, for whole-clip ones, an offset) equal
+    to the onset would give a flow or residual of exactly zero and a confident wrong prediction."""
+    on, ap, off = _positions(row)
+    end, name = (off, "offset") if need_offset else (ap, "apex")
+    if end == on:
+        raise FrameError(f"clip {clip_name(row)}: {name} is the onset frame (position {on} of "
+                         f"{len(frame_paths(row))} frame(s)), so {what} has no motion to show; fix the onset/"
+                         f"{name} of this clip (or leave it out of the manifest)")
+    return on, ap, off
+
+
 class Alignment:
     """The fitted aligner of one clip, plus how it was obtained (recorded in the cache entry)."""
 
@@ -111,10 +126,12 @@ class Alignment:
         self.onset = _positions(row)[0] if anchor is None else int(anchor)
         self.aligner = FaceAligner(p["size"], False, p["masks"], p["margin"], p["predictor_path"], p["upsample"])
         self.notes: list[str] = []
+        self.events: list[dict] = []  # every fallback: {"kind", "frame" (position), "detail"}
         where = f"clip {clip_name(row)}, {'onset' if anchor is None else 'apex'} frame {self.onset}"
         if given is not None:  # explicit 'previous' fallback, decided by prepare()
             self.aligner.set_transform(given["matrix"], _array_or_none(given.get("landmarks")), given["fallback"])
             self.notes.append(given["fallback"])
+            self.events.append({"kind": "previous", "frame": self.onset, "detail": given["fallback"]})
             self.landmarks_in = _array_or_none(given.get("landmarks"))
             return
         try:
@@ -125,11 +142,13 @@ class Alignment:
                 raise
             self.aligner.fit_centre(frames[self.onset], f"no face in {where}")
             self.notes.append(self.aligner.fallback_)
+            self.events.append({"kind": "center", "frame": self.onset, "detail": self.aligner.fallback_})
             self.landmarks_in = None
 
     def info(self) -> dict:
         return {
             "fallback": "; ".join(self.notes) or None,
+            "fallbacks": list(self.events),
             "matrix": self.aligner.matrix_.tolist(),
             "landmarks": None if self.landmarks_in is None else self.landmarks_in.tolist(),
             "angle": self.aligner.angle_,
@@ -145,6 +164,8 @@ class Alignment:
             return probe.fit(frame, f"clip {clip_name(self.row)}, frame {position}").matrix_
         except NoFaceError:
             self.notes.append(f"frame {position}: no face on re-detection, onset transform used")
+            self.events.append({"kind": "redetect", "frame": int(position),
+                                "detail": "no face on re-detection, onset transform used"})
             return self.aligner.matrix_
 
     def aligned(self, frame: np.ndarray, position: int, size=None, gray=None, masked=True) -> np.ndarray:
@@ -202,7 +223,7 @@ def _encode(flow: np.ndarray, p: dict, mask: np.ndarray, hsv: bool = False) -> n
 
 
 def rep_flow(row, p, given=None, hsv=False):
-    on, ap, _ = _positions(row)
+    on, ap, _ = _motion_positions(row, "the onset->apex flow")
     frames = read_frames(row, [on, ap])
     al = Alignment(row, frames, p, given)
     return _encode(_flow_between(al, frames, on, ap, p), p, al.mask, hsv), al.info()
@@ -218,7 +239,7 @@ def rep_apex(row, p, given=None):
     aligns the apex image it classifies); ``"onset"`` keeps the clip-wide onset fit."""
     on, ap, _ = _positions(row)
     if p["align_on"] not in ("apex", "onset"):
-        raise ValueError(f"align_on must be 'apex' or 'onset', got {p['align_on']!r}")
+        raise ConfigError(f"align_on must be 'apex' or 'onset', got {p['align_on']!r}")
     anchor = ap if p["align_on"] == "apex" else None
     frames = read_frames(row, [ap] if anchor is not None else [on, ap])
     al = Alignment(row, frames, p, given, anchor=anchor)
@@ -226,7 +247,7 @@ def rep_apex(row, p, given=None):
 
 
 def _residual(row, p, given, mode):
-    on, ap, off = _positions(row)
+    on, ap, off = _motion_positions(row, "the residual sum", need_offset=True)
     start, end = clip_bounds(on, ap, off)
     keys = key_frame_positions(start, end, N_KEY)
     frames = read_frames(row, [on, start, *keys])
@@ -246,7 +267,8 @@ def rep_rrs(row, p, given=None):
 
 def _stack_frames(row, p, given, extra=0):
     """Aligned (unmasked) key frames onset..offset, optionally magnified; ``extra`` more than n_frames."""
-    on, _, off = _positions(row)
+    on, _, off = _motion_positions(row, "the frame stack", need_offset=True) if p["magnify"] or extra \
+        else _positions(row)
     span = list(range(on, off + 1))
     frames = read_frames(row, span)
     al = Alignment(row, frames, p, given)
@@ -260,7 +282,7 @@ def _stack_frames(row, p, given, extra=0):
     elif p["keyframes"] == "slices":
         picks = slice_positions(clip, n)
     else:
-        raise ValueError(f"keyframes must be 'uniform' or 'slices', got {p['keyframes']!r}")
+        raise ConfigError(f"keyframes must be 'uniform' or 'slices', got {p['keyframes']!r}")
     return clip[picks], al
 
 
@@ -305,7 +327,7 @@ def normalize_params(representation: str, params: dict) -> dict:
     """Every parameter of ``representation`` with defaults filled in, or a ValueError listing the
     accepted names. Flow-method parameters may be given at top level (``nscales=3``)."""
     if representation not in REPRESENTATIONS:
-        raise ValueError(f"unknown representation {representation!r}; expected one of {sorted(REPRESENTATIONS)}")
+        raise ConfigError(f"unknown representation {representation!r}; expected one of {sorted(REPRESENTATIONS)}")
     defaults = REPRESENTATIONS[representation][1]
     p = {**defaults}
     method_defaults = {"tvl1": TVL1_DEFAULTS, "farneback": FARNEBACK_DEFAULTS}.get(
@@ -321,7 +343,7 @@ def normalize_params(representation: str, params: dict) -> dict:
         else:
             unknown.append(k)
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"unknown parameter(s) {sorted(unknown)} for representation {representation!r}; "
             f"accepted: {sorted(defaults)} and the flow method's {sorted(method_defaults)}"
         )
@@ -329,12 +351,16 @@ def normalize_params(representation: str, params: dict) -> dict:
     if isinstance(masks, str):
         masks = [m for m in masks.replace(" ", "").split(",") if m]
     p["masks"] = tuple(sorted(set(masks)))
+    unknown_masks = [m for m in p["masks"] if m not in MASK_NAMES]
+    if unknown_masks:
+        raise ConfigError(f"unknown mask(s) {unknown_masks}; expected a comma-separated list of {', '.join(MASK_NAMES)} "
+                          f"(--masks eyes,static; preprocess.masks = [\"eyes\", \"static\"] in an experiment)")
     if p["on_no_face"] not in ON_NO_FACE:
-        raise ValueError(f"on_no_face must be one of {ON_NO_FACE}, got {p['on_no_face']!r}")
+        raise ConfigError(f"on_no_face must be one of {ON_NO_FACE}, got {p['on_no_face']!r}")
     if "flow_method" in p:
         p["flow_params"] = {k: flow_params[k] for k in sorted(flow_params)}
         if p["flow_method"] not in ("tvl1", "farneback"):
-            raise ValueError(f"flow_method must be 'tvl1' or 'farneback', got {p['flow_method']!r}")
+            raise ConfigError(f"flow_method must be 'tvl1' or 'farneback', got {p['flow_method']!r}")
     p["size"] = int(p["size"])
     if p["predictor_path"] is not None:
         p["predictor_path"] = str(Path(p["predictor_path"]).resolve())
