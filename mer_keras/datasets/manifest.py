@@ -306,6 +306,10 @@ def validate(df: pd.DataFrame, check_frames: bool = True, raise_on_error: bool =
     row in the messages (e.g. the CSV line) instead of the table index; ``file`` is named when a row
     has no ``source``.
     """
+    if any(str(c).startswith("input_") for c in df.columns):  # precomputed inputs (datasets.precomputed)
+        from .precomputed import validate_precomputed
+
+        return validate_precomputed(df, check_frames, raise_on_error, lines=lines, file=file)
     problems: list[Problem] = []
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:

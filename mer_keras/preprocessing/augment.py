@@ -3,7 +3,9 @@
 Arrays are channel-last: images (N, H, W, C) or stacks (N, T, H, W, C); the spatial axes are
 always -3 (rows) and -2 (columns). ``kind`` says what the channels hold, because mirroring a
 flow image must also mirror its vectors: "image" (pixels only), "flow" (channel 0 is u, negated
-on a horizontal flip; v and strain/magnitude unchanged), "flow_hsv" (hue reflected).
+on a horizontal flip; v and strain/magnitude unchanged), "flow_hsv" (hue reflected), "flow_scaled"
+(flow images whose u, v, strain channels were each min-max scaled per image, as the shared STSTNet
+``norm_u_v_os`` files are: scaling -u gives lo + hi - x, where lo, hi are the image's own u range).
 
 * ``balance_by_flipping`` -- paper 000: minority classes grown by horizontal flips.
 * ``random_shift_flip`` -- paper 001: shifts of up to ``max_shift`` px and flips.
@@ -16,7 +18,7 @@ import numpy as np
 
 from .flow import hflip_hsv_picture
 
-KINDS = ("image", "flow", "flow_hsv")
+KINDS = ("image", "flow", "flow_hsv", "flow_scaled")
 
 
 def hflip(x: np.ndarray, kind: str = "image") -> np.ndarray:
@@ -29,16 +31,22 @@ def hflip(x: np.ndarray, kind: str = "image") -> np.ndarray:
     out = np.array(np.flip(x, axis=-2))
     if kind == "flow":
         out[..., 0] = -out[..., 0]
+    elif kind == "flow_scaled":  # min-max scaling of -u reflects x within the image's own range of u
+        u = out[..., 0]
+        u[...] = u.min(axis=(-2, -1), keepdims=True) + u.max(axis=(-2, -1), keepdims=True) - u
     return out
 
 
 def vflip(x: np.ndarray, kind: str = "image") -> np.ndarray:
-    """Mirror upside down; for flow, v (channel 1) is negated."""
+    """Mirror upside down; for flow, v (channel 1) is negated (reflected in its range for "flow_scaled")."""
     if kind == "flow_hsv":
         raise ValueError("vertical flip of an HSV flow picture is not supported; flip the flow first")
     out = np.array(np.flip(x, axis=-3))
     if kind == "flow":
         out[..., 1] = -out[..., 1]
+    elif kind == "flow_scaled":
+        v = out[..., 1]
+        v[...] = v.min(axis=(-2, -1), keepdims=True) + v.max(axis=(-2, -1), keepdims=True) - v
     return out
 
 

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..datasets.manifest import FRAME_SEP
+from ..datasets.precomputed import is_precomputed
 from ..errors import InputError, MerKerasError
 from . import representations as reps
 from .cache import (
@@ -259,6 +260,10 @@ def prepare(manifest, representation: str, cache_dir, *, n_jobs: int = 2, progre
     rows = load_rows(manifest)
     p = reps.normalize_params(representation, params)
     check_cache_writable(cache_dir, representation)
+    if is_precomputed(rows):  # ready input files (datasets.precomputed): read as they are, never recomputed
+        from .precomputed import prepare_precomputed
+
+        return prepare_precomputed(rows, representation, cache_dir, p)
     records = [r for r in rows.to_dict("records")]
     paths = [entry_path(cache_dir, representation, entry_key(r, representation, p)) for r in records]
     stale = _stale(paths, records, verify_cache)

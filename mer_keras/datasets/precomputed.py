@@ -1,0 +1,382 @@
+"""Precomputed inputs: a manifest whose rows point at ready input files instead of frame folders.
+
+Researchers often hold derived data rather than the raw releases: the STSTNet-style ``norm_u_v_os``
+flow images (28x28x3: u, v, optical strain, each min-max scaled to 0-255 per image) and the 224x224
+apex face crops of the 442 MEGC 2019 clips are widely shared. A *precomputed manifest* has the usual
+identity and label columns (``dataset, subject, clip, emotion, label, class_name, protocol``), empty
+frame columns, ``apex_source = "precomputed"`` (the apex is whatever the files' maker used), and one
+``input_<representation>`` column per representation holding the absolute path of that clip's file
+(an image, ``.npy`` or ``.npz``): ``input_flow``, ``input_apex``... ``prepare`` reads the file of
+the representation a stage asks for (``preprocessing.precomputed``) and never recomputes it.
+
+Layouts read by ``read`` (schema and examples in ``data_manifests/README.md``):
+
+* a flat folder of per-clip files named ``<subject>_<clip>`` (``sub01_EP02_01f.png``,
+  ``s01_s01_ne_01.png``, ``006_006_1_2.png``; a space before the extension is tolerated), labelled by
+  a CSV (``dataset, sub, filename_o, label, imagename`` as HTNet ships it, or the generic
+  ``dataset, subject, clip, label|emotion[, file]``) and/or by the official MEGC 2019 list;
+* the per-fold tree ``<fold>/u_train|u_test/<label>/<name>.png`` the same images are shared in:
+  read as one manifest, each clip once, labelled by its class folder. The tree's fold split is not
+  kept: the package makes its own LOSO folds by subject.
+
+Identifiers are matched the way ``megc2019.native_key`` maps the official list to the native folders
+(SMIC ``s01`` = ``s1``, ``s01_ne_01`` = ``s1_ne_01``; SAMM ``6`` = ``006``; CASME II ``1`` = ``sub01``),
+so subjects are the same keys as a manifest read from the raw release (``smic-hs/s1``).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .labels import PROTOCOL_MAPPERS, classes_for
+from .manifest import APEX_SOURCES, COLUMNS, IMAGE_EXTENSIONS, ManifestError, Problem
+from .megc2019 import LIST_DATABASES, megc2019_class, native_key, read_official_list
+from .reading import SKIPPED_COLUMNS, check_on_error
+from .sheets import as_text, normalise
+
+INPUT_PREFIX = "input_"
+"""Column prefix of a precomputed input: ``input_flow`` holds the path of the clip's flow file."""
+PRECOMPUTED_APEX = "precomputed"
+"""``apex_source`` of a precomputed row: the apex is the one the files' maker chose, unknown here."""
+SUFFIXES = IMAGE_EXTENSIONS + (".npy", ".npz")
+FOLD_SPLITS = ("u_train", "u_test")
+MEGC_DATASETS = tuple(LIST_DATABASES.values())
+
+LABEL_COLUMNS = {
+    "dataset": ("dataset", "data", "database", "db", "dbtype"),
+    "subject": ("subject", "sub", "subjectid", "subid"),
+    "clip": ("clip", "filenameo", "filename", "video", "sample", "material"),
+    "label": ("label", "class", "labelfor3"),
+    "emotion": ("emotion", "estimatedemotion", "emotions"),
+    "file": ("imagename", "image", "file", "filepath", "path"),
+}
+"""Accepted header spellings of a label CSV (compared after ``sheets.normalise``)."""
+
+NAME_PATTERNS = (
+    ("casme2", re.compile(r"(?i)(sub\d+)_(.+)")),
+    ("smic", re.compile(r"(?i)(s\d+)_(s\d+_[a-z]+_\d+)")),
+    ("samm", re.compile(r"(\d+)_(\d+_\d+_\d+)")),
+)
+"""``<subject>_<clip>`` file stems of the STSTNet-style releases, per database of the MEGC list."""
+
+
+def input_columns(df) -> list[str]:
+    return [c for c in df.columns if str(c).startswith(INPUT_PREFIX)]
+
+
+def is_precomputed(df) -> bool:
+    """Whether a manifest holds precomputed inputs (any ``input_*`` column) rather than frame folders."""
+    return bool(input_columns(df))
+
+
+def representations(df) -> list[str]:
+    return [c[len(INPUT_PREFIX):] for c in input_columns(df)]
+
+
+def canonical(dataset: str, subject, clip) -> tuple[str, str, str]:
+    """(dataset key, qualified subject, clip) with the MEGC list's identifier traps resolved."""
+    db = str(dataset).strip().lower()
+    subject, clip = as_text(subject), as_text(clip)
+    if db in LIST_DATABASES:
+        return native_key(db, subject, clip)
+    if db in MEGC_DATASETS:  # 'smic-hs' spelled as the manifest spells it
+        return native_key({v: k for k, v in LIST_DATABASES.items()}[db], subject, clip)
+    return db, f"{db}/{subject}", clip
+
+
+def parse_name(name: str):
+    """(dataset, subject, clip) of an STSTNet-style file stem, or None (``006_006_1_2 `` -> samm/006)."""
+    stem = Path(str(name).strip()).stem.strip() if Path(str(name).strip()).suffix.lower() in SUFFIXES \
+        else str(name).strip()
+    for db, rx in NAME_PATTERNS:
+        m = rx.fullmatch(stem)
+        if m:
+            return canonical(db, m.group(1), m.group(2))
+    return None
+
+
+def _stem(path: Path) -> str:
+    return path.stem.strip().lower()
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+
+
+def is_fold_tree(folder: Path) -> bool:
+    """Whether ``folder`` is the per-fold tree ``<fold>/u_train|u_test/<label>/``."""
+    return any(c.is_dir() and any((c / s).is_dir() for s in FOLD_SPLITS) for c in folder.iterdir())
+
+
+class _Scan:
+    """The files of one ``--input NAME=DIR``: by parsed key and by stem, with the tree's labels."""
+
+    def __init__(self, name: str, folder, problems: list):
+        self.name, self.folder = name, Path(folder)
+        self.by_key: dict = {}
+        self.by_stem: dict = {}
+        self.tree_labels: dict = {}
+        if not self.folder.is_dir():
+            problems.append(Problem("-", "", str(self.folder), f"input {name!r}: folder does not exist"))
+            return
+        if is_fold_tree(self.folder):
+            self._tree(problems)
+        else:
+            for path in _files(self.folder):
+                self._add(path, problems)
+        if not self.by_stem:
+            problems.append(Problem("-", "", str(self.folder), f"input {name!r}: no image, .npy or .npz "
+                                    "files found"))
+
+    def _add(self, path: Path, problems, key=None):
+        key = key or parse_name(path.name)
+        stem = _stem(path)
+        if stem in self.by_stem and self.by_stem[stem] != path:
+            problems.append(Problem("-", path.stem.strip(), str(self.folder),
+                                    f"input {self.name!r}: several files for one clip "
+                                    f"({self.by_stem[stem].name!r}, {path.name!r})"))
+            return
+        self.by_stem[stem] = path
+        if key is not None:
+            self.by_key[key] = path
+
+    def _tree(self, problems):
+        """Each clip once (its ``u_test`` copy, else a ``u_train`` one); labels must agree across folds."""
+        for split in ("u_test", "u_train"):
+            for label_dir in sorted(self.folder.glob(f"*/{split}/*")):
+                if not label_dir.is_dir():
+                    continue
+                if not label_dir.name.isdigit():
+                    problems.append(Problem("-", "", str(label_dir), f"input {self.name!r}: class folder "
+                                            f"{label_dir.name!r} is not a class index"))
+                    continue
+                for path in _files(label_dir):
+                    stem, label = _stem(path), int(label_dir.name)
+                    seen = self.tree_labels.get(stem)
+                    if seen is not None and seen[0] != label:
+                        problems.append(Problem("-", path.stem.strip(), str(path), f"input {self.name!r}: "
+                                                f"class {label} here but {seen[0]} in {seen[1]}"))
+                    if stem not in self.tree_labels:
+                        self.tree_labels[stem] = (label, path)
+                        self._add(path, problems)
+
+    def find(self, key, names) -> Path | None:
+        hit = self.by_key.get(key)
+        if hit is not None:
+            return hit
+        for n in names:
+            n = str(n).strip()
+            if n and n.lower() != "nan":
+                hit = self.by_stem.get(Path(n).stem.strip().lower() if Path(n).suffix.lower() in SUFFIXES
+                                       else n.lower())
+                if hit is not None:
+                    return hit
+        return None
+
+
+def read_labels(path) -> pd.DataFrame:
+    """A label CSV as rows (dataset, subject, clip, label, emotion, file, line); every bad line reported."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError([Problem("-", "", str(path), "label CSV not found")])
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    header = {normalise(c): c for c in table.columns}
+    cols = {key: next((header[s] for s in spellings if s in header), None) for key, spellings in LABEL_COLUMNS.items()}
+    missing = [k for k in ("subject", "clip") if cols[k] is None and cols["file"] is None]
+    if missing or (cols["label"] is None and cols["emotion"] is None):
+        want = {k: list(LABEL_COLUMNS[k]) for k in ("subject", "clip", "label", "emotion")}
+        raise ManifestError([Problem("-", "", str(path), f"label CSV needs subject and clip (or a file name) "
+                                     f"and label or emotion columns; accepted spellings {want}; "
+                                     f"its header is {list(table.columns)}")])
+    out = pd.DataFrame({k: (table[c].str.strip() if c is not None else "") for k, c in cols.items()})
+    out["line"] = np.arange(len(table)) + 2  # the CSV line, header = line 1
+    return out
+
+
+def _protocol(datasets, protocol):
+    if protocol:
+        classes_for(protocol)
+        return protocol
+    return "megc2019" if set(datasets) <= set(MEGC_DATASETS) else "three-class"
+
+
+def read(inputs: dict, labels=None, megc_gt=None, *, dataset=None, protocol=None, on_error="raise") -> pd.DataFrame:
+    """The precomputed manifest of ``inputs`` ({representation: folder}) labelled by ``labels`` (a CSV),
+    the official list ``megc_gt``, or the per-fold tree's class folders.
+
+    With ``megc_gt`` only the listed clips are kept (others are counted in ``attrs["skipped"]``) and a
+    listed clip without a file is a problem; a label CSV given too is checked against the list.
+    ``dataset`` names the dataset of rows whose CSV has no dataset column and whose names say none.
+    Raises ``ManifestError`` with every problem unless ``on_error="report"``.
+    """
+    check_on_error(on_error)
+    if not inputs:
+        raise ManifestError([Problem("-", "", "", "give at least one input: inputs={'flow': folder}")])
+    problems: list[Problem] = []
+    skipped: list[dict] = []
+    scans = {name: _Scan(name, folder, problems) for name, folder in inputs.items()}
+    entries = {}  # key -> dict(label, emotion, source, names)
+
+    def add(key, rec):
+        if key in entries:
+            prev = entries[key]
+            if rec.get("label") is not None and prev.get("label") is not None and rec["label"] != prev["label"]:
+                problems.append(Problem(rec["where"], f"{key[1]}/{key[2]}", rec["file"],
+                                        f"label {rec['label']} disagrees with {prev['label']} ({prev['where']})"))
+            for k, v in rec.items():
+                if prev.get(k) in (None, "") and v not in (None, ""):
+                    prev[k] = v
+            return
+        entries[key] = rec
+
+    if labels is not None:
+        for r in read_labels(labels).itertuples():
+            names = [r.file, f"{r.subject}_{r.clip}", r.clip]
+            db = r.dataset or dataset
+            key = canonical(db, r.subject, r.clip) if db and r.subject and r.clip else parse_name(r.file or "")
+            if key is None:
+                problems.append(Problem(f"line {r.line}", f"{r.subject}/{r.clip}", str(labels),
+                                        "cannot tell the dataset: add a dataset column or pass dataset="))
+                continue
+            label = r.label if r.label != "" else None
+            if label is not None and not label.lstrip("-").isdigit():
+                problems.append(Problem(f"line {r.line}", f"{key[1]}/{key[2]}", str(labels),
+                                        f"label {label!r} is not a class index"))
+                continue
+            add(key, {"label": None if label is None else int(label), "emotion": r.emotion.lower(),
+                      "where": f"line {r.line}", "file": str(labels), "names": names})
+    official = None
+    if megc_gt is not None:
+        official = megc_gt if isinstance(megc_gt, pd.DataFrame) else read_official_list(megc_gt)
+        listed = set()
+        for r in official.itertuples():
+            key = (r.dataset, r.key_subject, r.key_clip)
+            listed.add(key)
+            add(key, {"label": int(r.label), "emotion": "", "where": f"line {r.line}", "file": str(megc_gt),
+                      "names": [f"{r.subject}_{r.clip}"]})
+        for key in [k for k in entries if k not in listed]:
+            e = entries.pop(key)
+            skipped.append({"dataset": key[0], "subject": key[1], "clip": key[2], "emotion": e["emotion"],
+                            "reason": "not in the official MEGC 2019 list"})
+    if labels is None and megc_gt is None:
+        trees = [s for s in scans.values() if s.tree_labels]
+        if not trees:
+            raise ManifestError([Problem("-", "", "", "no labels: give labels= (a CSV), megc_gt= (the official "
+                                         "list) or a per-fold tree <fold>/u_train|u_test/<label>/")])
+        for scan in trees:
+            for stem, (label, path) in scan.tree_labels.items():
+                key = parse_name(stem) or (canonical(dataset, *stem.split("_", 1)) if dataset and "_" in stem
+                                           else None)
+                if key is None:
+                    problems.append(Problem("-", stem, str(path), "file name is not <subject>_<clip> of "
+                                            "CASME II, SMIC or SAMM; pass dataset="))
+                    continue
+                add(key, {"label": label, "emotion": "", "where": str(path.parent), "file": str(path),
+                          "names": [stem]})
+    used = {name: set() for name in scans}
+    rows = []
+    chosen = _protocol([k[0] for k in entries], protocol)
+    classes = classes_for(chosen) if chosen != "all" else ()
+    for key, e in entries.items():
+        ds, subject, clip = key
+        found = {}
+        for name, scan in scans.items():
+            path = scan.find(key, e["names"])
+            if path is None:
+                problems.append(Problem(e["where"], f"{subject}/{clip}", str(scan.folder),
+                                        f"no {name!r} file for this clip (looked for {[n for n in e['names'] if n]})"))
+            else:
+                found[name] = path
+                used[name].add(path)
+        if len(found) < len(scans):
+            continue
+        label = e.get("label")
+        if label is None:
+            mapper = megc2019_class(ds) if chosen == "megc2019" else PROTOCOL_MAPPERS.get(chosen)
+            label = mapper(e["emotion"]) if mapper else None
+            if label is None:
+                skipped.append({"dataset": ds, "subject": subject, "clip": clip, "emotion": e["emotion"],
+                                "reason": f"emotion not in protocol {chosen}"})
+                continue
+        if not 0 <= label < len(classes):
+            problems.append(Problem(e["where"], f"{subject}/{clip}", e["file"],
+                                    f"label {label} is not a class index of protocol {chosen} {classes}"))
+            continue
+        row = {"dataset": ds, "subject": subject, "clip": clip, "emotion": e["emotion"] or classes[label],
+               "label": int(label), "class_name": classes[label], "protocol": chosen,
+               "onset": None, "apex": None, "offset": None, "onset_idx": None, "apex_idx": None,
+               "offset_idx": None, "frames_dir": "", "frame_files": "", "apex_source": PRECOMPUTED_APEX,
+               "fps": None, "source": f"{e['file']} {e['where']}"}
+        row.update({INPUT_PREFIX + name: str(path.resolve()) for name, path in found.items()})
+        rows.append(row)
+    for name, scan in scans.items():
+        for path in sorted(set(scan.by_stem.values()) - used[name]):
+            skipped.append({"dataset": "", "subject": "", "clip": path.name, "emotion": "",
+                            "reason": f"input {name!r}: file without a label"})
+    df = pd.DataFrame(rows, columns=list(COLUMNS) + [INPUT_PREFIX + n for n in scans])
+    problems += validate_precomputed(df, check_frames=False, raise_on_error=False)
+    if problems and on_error == "raise":
+        raise ManifestError(problems)
+    df.attrs["problems"] = problems
+    df.attrs["skipped"] = skipped
+    return df
+
+
+def skipped_counts(df) -> pd.DataFrame:
+    return pd.DataFrame(df.attrs.get("skipped", []), columns=list(SKIPPED_COLUMNS))
+
+
+def validate_precomputed(df: pd.DataFrame, check_frames: bool = True, raise_on_error: bool = True, *,
+                         lines=None, file=None):
+    """``manifest.validate`` for a precomputed manifest: identity, labels and one file per input column.
+
+    ``lines`` (one per row) names each row in the messages instead of the table index (a CSV line)."""
+    problems: list[Problem] = []
+    needed = ("dataset", "subject", "clip", "emotion", "label", "class_name", "protocol", "apex_source")
+    missing = [c for c in needed if c not in df.columns]
+    if missing or not is_precomputed(df):
+        problems.append(Problem("-", "", "", f"missing column(s) {missing + ([] if is_precomputed(df) else ['input_<representation>'])}"
+                                f" of a precomputed manifest"))
+        if raise_on_error:
+            raise ManifestError(problems)
+        return problems
+    dup = df.duplicated(subset=["dataset", "subject", "clip"], keep=False)
+    locators = list(df.index) if lines is None else list(lines)
+    for (i, row), where in zip(df.iterrows(), locators):
+        clip = f"{row['subject']}/{row['clip']}"
+        src = str(row.get("source", "") or "")
+        src = (src if src != "nan" else "") or file or ""
+
+        def bad(msg, _i=where, _clip=clip, _src=src):
+            problems.append(Problem(_i, _clip, _src, msg))
+
+        if dup[i]:
+            bad("duplicate (dataset, subject, clip) id")
+        if not str(row["subject"]).startswith(f"{row['dataset']}/"):
+            bad(f"subject {row['subject']!r} is not qualified by its dataset {row['dataset']!r}")
+        if row["apex_source"] not in APEX_SOURCES + (PRECOMPUTED_APEX,):
+            bad(f"apex_source {row['apex_source']!r} is not one of {APEX_SOURCES + (PRECOMPUTED_APEX,)}")
+        protocol = str(row["protocol"])
+        if protocol != "all":
+            try:
+                classes = classes_for(protocol)
+            except ValueError as e:
+                bad(str(e))
+                continue
+            lab = row["label"]
+            if not (str(lab).lstrip("-").isdigit() and 0 <= int(lab) < len(classes)):
+                bad(f"label {lab!r} is not a class index of protocol {protocol} {classes}")
+            elif classes[int(lab)] != row["class_name"]:
+                bad(f"class_name {row['class_name']!r} does not match label {lab} ({classes[int(lab)]})")
+        for col in input_columns(df):
+            value = row[col]
+            if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
+                bad(f"no file in column {col}")
+            elif check_frames and not Path(str(value)).is_file():
+                bad(f"{col} file {value} does not exist")
+    if problems and raise_on_error:
+        raise ManifestError(problems)
+    return problems
