@@ -29,6 +29,11 @@ def register(subparsers) -> None:
     p.add_argument("--frames", help="folder holding the subject folders, when the root holds raw and cropped")
     p.add_argument("--missing-apex", choices=("middle", "drop", "error"),
                    help="CASME II/SAMM/MMEW rows whose apex is not a number (default middle)")
+    p.add_argument("--labels", help="precomputed: label CSV (dataset, sub, filename_o, label, imagename as HTNet ships "
+                   "it, or dataset, subject, clip, label|emotion); see data_manifests/README.md")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=DIR",
+                   help="precomputed: a folder of per-clip files of representation NAME (flow, apex, ...): flat "
+                   "<subject>_<clip>.png or the per-fold tree <fold>/u_train|u_test/<label>/ (repeatable)")
     p.add_argument("--out", help="manifest CSV to write")
     p.add_argument("--keep-going", action="store_true",
                    help="write the valid rows even when some rows have problems (all are printed)")
@@ -75,7 +80,18 @@ def run(args) -> int:
         return 2
     on_error = "report" if args.keep_going else "raise"
     try:
-        if args.dataset.lower() == "megc2019":
+        if args.dataset.lower() == "precomputed":  # ready input files (datasets.precomputed)
+            from .precomputed import read as read_precomputed
+
+            bad = [s for s in args.input if "=" not in s]
+            if not args.input or bad:
+                print("mer-keras manifest precomputed: give --input NAME=DIR (e.g. --input flow=norm_u_v_os)"
+                      + (f"; not NAME=DIR: {bad}" if bad else ""), file=sys.stderr)
+                return 2
+            inputs = dict(s.split("=", 1) for s in args.input)
+            df = read_precomputed(inputs, labels=args.labels, megc_gt=args.megc_gt, protocol=args.protocol,
+                                  on_error=on_error)
+        elif args.dataset.lower() == "megc2019":
             roots = {"casme2": args.casme2, "samm": args.samm, "smic": args.smic}
             if args.root or not any(roots.values()):
                 print("mer-keras manifest megc2019: give --casme2/--samm/--smic roots (not --root)", file=sys.stderr)
