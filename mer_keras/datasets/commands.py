@@ -38,7 +38,9 @@ def register(subparsers) -> None:
     p.add_argument("--keep-going", action="store_true",
                    help="write the valid rows even when some rows have problems (all are printed)")
     p.add_argument("--validate", metavar="CSV", help="check an existing manifest CSV instead of reading a dataset")
-    p.add_argument("--check-frames", action="store_true", help="with --validate: also check every frame file")
+    p.add_argument("--check-frames", action="store_true",
+                   help="with --validate: also decode every frame file (missing, truncated or corrupt frames are "
+                   "problems)")
     p.set_defaults(func=run)
 
 
@@ -68,7 +70,7 @@ def run(args) -> int:
 
     if args.validate:
         try:
-            df = read_manifest(args.validate, check_frames=args.check_frames)
+            df = read_manifest(args.validate, check_frames=args.check_frames, decode_frames=args.check_frames)
         except ManifestError as e:
             print(f"{args.validate}: {e}", file=sys.stderr)
             return 2
@@ -118,6 +120,12 @@ def run(args) -> int:
         print(f"mer-keras manifest {args.dataset}: {e}", file=sys.stderr)
         return 2
     problems = df.attrs.get("problems", [])
+    if len(df) == 0:
+        from .load import no_rows_error
+
+        e = no_rows_error(args.root or "the given roots", problems, df.attrs.get("skipped", []))
+        print(f"nothing written: {e}", file=sys.stderr)
+        return 2
     skipped = skipped_table(df)
     df.attrs.clear()
     write_manifest(df, args.out)

@@ -7,12 +7,55 @@ are listed in ``attrs["skipped"]`` with a reason; invalid rows are problems.
 """
 from __future__ import annotations
 
+import logging
+from collections import Counter
+from pathlib import Path
+
 import pandas as pd
 
+from ..errors import InputError, InputNotFoundError
 from .labels import IMAGE_PROTOCOLS
-from .manifest import ManifestError, Problem, select_protocol, validate
+from .manifest import ManifestError, Problem, missing_numbers, select_protocol, validate
 from .reading import SKIPPED_COLUMNS, check_on_error
 from .registry import MEGC2019_DATASETS, get
+
+logger = logging.getLogger("mer_keras")
+
+
+def check_root(root, dataset: str) -> Path:
+    """The dataset folder, or an error saying it does not exist (rather than "no sheet found" in it)."""
+    path = Path(root)
+    if not path.exists():
+        raise InputNotFoundError(f"{dataset} folder {path} does not exist")
+    if not path.is_dir():
+        raise InputError(f"{dataset} folder {path} is a file; expected the folder the dataset ships as")
+    return path
+
+
+def warn_about_motion(rows: pd.DataFrame) -> None:
+    """Log the rows a motion representation will read wrongly: apex = onset (no motion), frame numbers
+    missing between onset and offset (a gap the positions jump over). Neither is an error here: a
+    single-image dataset has apex = onset, and a release may lack frames outside the annotated span."""
+    for r in rows.itertuples():
+        where = f"{r.subject}/{r.clip} ({r.source or r.frames_dir})"
+        if r.apex_source != "single" and r.apex == r.onset and r.offset != r.onset:
+            logger.warning("%s: apex %d is the onset frame: its onset->apex flow is zero", where, r.apex)
+        gap = missing_numbers(str(r.frame_files).split("|"), r.onset, r.offset)
+        if gap:
+            shown = ", ".join(map(str, gap[:5])) + (", ..." if len(gap) > 5 else "")
+            logger.warning("%s: %d frame number(s) missing between onset %d and offset %d (%s) in %s",
+                           where, len(gap), r.onset, r.offset, shown, r.frames_dir)
+
+
+def no_rows_error(where, problems, skipped) -> ManifestError:
+    """Zero surviving rows is never a manifest: the error says why (the problems, the reasons rows were left
+    out, or an annotation that lists no clip at all)."""
+    reasons = Counter(s["reason"] for s in skipped)
+    why = "; ".join(f"{n} {reason}" for reason, n in reasons.most_common()) or "none"
+    empty = " (the annotation lists no clip)" if not problems and not skipped else ""
+    summary = Problem("-", "", str(where), f"no clip survived{empty}: {len(problems)} problem(s), left out on "
+                      f"purpose: {why}")
+    return ManifestError([summary, *problems])
 
 
 def load_manifest(dataset, root=None, protocol=None, megc_gt=None, on_error="raise", **kwargs) -> pd.DataFrame:
@@ -39,6 +82,7 @@ def load_manifest(dataset, root=None, protocol=None, megc_gt=None, on_error="rai
     if root is None:
         raise TypeError(f"load_manifest({dataset!r}) needs the dataset's root folder")
     spec = get(dataset)
+    check_root(root, spec.key)
     protocol = protocol or spec.default_protocol
     if protocol == "megc2019" and spec.key not in MEGC2019_DATASETS:
         raise ValueError(f"protocol megc2019 applies to {MEGC2019_DATASETS} only, not {spec.key}; "
@@ -75,6 +119,7 @@ def load_manifest(dataset, root=None, protocol=None, megc_gt=None, on_error="rai
         kept = select_images(kept, spec.key)
     if problems and on_error == "raise":
         raise ManifestError(problems)
+    warn_about_motion(kept)
     kept.attrs["problems"] = problems
     kept.attrs["skipped"] = skipped
     return kept

@@ -74,7 +74,8 @@ def read_official_list(path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise ManifestError([Problem("-", "", str(path), "MEGC 2019 list not found")])
+        raise ManifestError([Problem("-", "", str(path), "MEGC 2019 list not found (--megc-gt)" if not path.exists()
+                                     else "MEGC 2019 list (--megc-gt) is a folder, not a file")])
     rows, problems = [], []
     for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         cells = [c.strip() for c in line.split(",")]
@@ -96,6 +97,9 @@ def read_official_list(path) -> pd.DataFrame:
                      "key_subject": subject, "key_clip": clip})
     if problems:
         raise ManifestError(problems)
+    if not rows:
+        raise ManifestError([Problem("-", "", str(path), "the MEGC 2019 list holds no 'database,subject,clip,label' "
+                                     "line")])
     df = pd.DataFrame(rows)
     dup = df.duplicated(subset=["dataset", "key_subject", "key_clip"], keep=False)
     if dup.any():
@@ -119,7 +123,7 @@ def select(rows: pd.DataFrame, dataset: str, megc_gt=None):
             if not k:
                 skipped.append({"dataset": dataset, "subject": subject, "clip": clip, "emotion": emotion,
                                 "reason": OMISSIONS[(subject, clip)]})
-        return rows[keep].reset_index(drop=True), skipped, problems
+        return rows.loc[pd.Series(keep, index=rows.index, dtype=bool)].reset_index(drop=True), skipped, problems
     official = megc_gt if isinstance(megc_gt, pd.DataFrame) else read_official_list(megc_gt)
     source = str(megc_gt) if not isinstance(megc_gt, pd.DataFrame) else "official list"
     mapper = megc2019_class(dataset)
@@ -141,7 +145,8 @@ def select(rows: pd.DataFrame, dataset: str, megc_gt=None):
         if key not in found:
             problems.append(Problem(f"line {entry.line}", f"{entry.subject}/{entry.clip}", source,
                                     f"listed clip {key[0]}/{key[1]} was not read from the dataset folder"))
-    return rows[keep].reset_index(drop=True), skipped, problems
+    # a boolean Series, not a list: rows[[]] of an empty table would select no *columns*
+    return rows.loc[pd.Series(keep, index=rows.index, dtype=bool)].reset_index(drop=True), skipped, problems
 
 
 def composite(casme2=None, samm=None, smic=None, megc_gt=None, on_error="raise", **kwargs) -> pd.DataFrame:

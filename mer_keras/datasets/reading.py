@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import InputError
 from .manifest import ManifestError, Problem, list_frames, make_row
 from .sheets import ROW_NUMBER, as_int, as_text
 
@@ -66,6 +67,9 @@ class Reading:
             return None
         try:
             files = list_frames(folder)
+        except InputError as e:  # a dangling symbolic link among the frames
+            self.problem(row, clip, folder, str(e).removeprefix(f"{folder}: "))
+            return None
         except OSError as e:
             self.problem(row, clip, folder, f"cannot list the clip folder: {e}")
             return None
@@ -173,7 +177,7 @@ def add_sheet_rows(reading: Reading, table, sheet, *, subject_of, folder_of, emo
         if apex is None:
             if missing_apex == "error":
                 reading.problem(line, name, sheet, f"apex {as_text(rec['apex'])!r} is not a frame number "
-                                "(missing_apex='error')")
+                                "(--missing-apex error; middle estimates it, drop leaves the clip out)")
                 continue
             if missing_apex == "drop":
                 reading.skip(f"{dataset}/{subject}", clip, emotion, "apex missing in the sheet")

@@ -8,6 +8,7 @@ row's spreadsheet row number so every error can name it.
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -70,6 +71,9 @@ def _raw_tables(path: Path) -> dict[str, pd.DataFrame]:
     except ImportError as e:  # .xls needs xlrd, which is optional
         raise ManifestError([Problem("-", "", str(path), f"cannot read {suffix} files: {e}; "
                                      "save the sheet as .xlsx or .csv")]) from None
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as e:  # a text or damaged file named .xlsx
+        raise ManifestError([Problem("-", "", str(path), f"{path.name} cannot be read as a {suffix} workbook "
+                                     f"({type(e).__name__}: {e}); is it really a spreadsheet?")]) from None
 
 
 def _header_position(table: pd.DataFrame, columns: dict[str, tuple[str, ...]], required) -> tuple[int, dict] | None:
@@ -111,12 +115,32 @@ def read_sheet(path, required, columns=None) -> pd.DataFrame:
         out.attrs["sheet"] = f"{path.name}:{name}" if len(tables) > 1 else path.name
         out.attrs["path"] = str(path)
         return out
+    sheet, row, found = _best_header(tables, columns, required)
+    if found:  # a header row lacks some columns: say which, and how they may be spelled
+        missing = {k: list(columns[k]) for k in required if k not in found}
+        cells = [str(v) for v in tables[sheet].iloc[row] if not pd.isna(v)]
+        where = f" of sheet {sheet!r}" if len(tables) > 1 else ""
+        raise ManifestError([Problem("-", "", str(path), f"header row {row + 1}{where} has no column for "
+                                     f"{', '.join(repr(k) for k in missing)} (accepted spellings {missing}, ignoring "
+                                     f"case, spaces and punctuation); it holds {cells}")])
     first = next(iter(tables.values()), pd.DataFrame())
     seen = [str(v) for v in (first.iloc[0] if len(first) else []) if not pd.isna(v)]
     missing = {k: list(columns[k]) for k in required}
     raise ManifestError([Problem("-", "", str(path), f"no header row with the columns {missing} "
                                  f"(compared ignoring case, spaces and punctuation) in the first "
                                  f"{HEADER_SEARCH_ROWS} rows of any sheet; first row holds {seen}")])
+
+
+def _best_header(tables, columns, required):
+    """(sheet, row, keys found) of the row holding most required columns (at least two), else (None, None, {})."""
+    best = (None, None, {})
+    for name, table in tables.items():
+        for r in range(min(HEADER_SEARCH_ROWS, len(table))):
+            cells = {normalise(v) for v in table.iloc[r] if not pd.isna(v)}
+            found = {k for k in required if any(s in cells for s in columns[k])}
+            if len(found) >= 2 and len(found) > len(best[2]):
+                best = (name, r, found)
+    return best
 
 
 def as_int(value) -> int | None:
