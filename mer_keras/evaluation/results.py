@@ -2,13 +2,18 @@
 
 Every file is written to a temporary sibling and moved into place with ``os.replace``, so a crash
 or Ctrl-C leaves either the previous file or the complete new one, never half a file; a fold whose
-CSV exists is therefore finished, which is what lets an interrupted run resume.
+CSV exists is therefore finished, which is what lets an interrupted run resume. Beside each fold
+CSV, ``<stem>.written.json`` records its SHA-256, row count and clip ids as written, so a fold
+file torn or edited later (a copy cut short, a hand edit) or brought in from another run is
+refused by name on read-back instead of being pooled on fewer or other clips.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import io
 import json
+import logging
 import math
 import os
 import platform
@@ -19,7 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from .metrics import ALL, PREDICTION_COLUMNS, check_predictions
+
+logger = logging.getLogger("mer_keras")
 
 RESULTS_FILE = "results.json"
 SCHEMA_VERSION = 1
@@ -198,6 +206,10 @@ class FoldStore:
         """The fold's CSV (sidecar files such as ``<stem>.json`` may sit beside it)."""
         return self.folder / f"{subject_file_stem(subject)}.csv"
 
+    def check_path_for(self, subject: str) -> Path:
+        """The sidecar recording what ``save`` wrote: SHA-256, rows and clip ids of the fold CSV."""
+        return self.folder / f"{subject_file_stem(subject)}.written.json"
+
     def done(self, subject: str) -> bool:
         return self.path_for(subject).is_file()
 
@@ -211,7 +223,67 @@ class FoldStore:
             raise ValueError(f"predictions saved for fold {subject!r} hold other subject(s) {others}")
         buf = io.StringIO()
         predictions.to_csv(buf, index=False)
-        return atomic_write_text(self.path_for(subject), buf.getvalue())
+        data = buf.getvalue().encode("utf-8")
+        # the sidecar first: a crash between the two leaves no CSV, so the fold is simply recomputed
+        atomic_write_json(self.check_path_for(subject), {
+            "file": self.path_for(subject).name, "subject": str(subject), "rows": len(predictions),
+            "sha256": hashlib.sha256(data).hexdigest(), "clips": _clips_digest(predictions)})
+        return atomic_write_bytes(self.path_for(subject), data)
+
+    def load(self, subject: str, clips=None) -> pd.DataFrame:
+        """One fold's predictions, checked against what ``save`` wrote (``InputError`` naming the file).
+
+        ``clips``: the (dataset, subject, clip) ids the fold must hold (a fold from another run or
+        another manifest is refused even when its checksum is intact). A CSV without its
+        ``.written.json`` (written before checksums were kept) is read with a warning.
+        """
+        path = self.path_for(subject)
+        return self._read(path, str(subject), clips)
+
+    def _read(self, path: Path, subject: str | None, clips=None) -> pd.DataFrame:
+        hint = "delete it to recompute that fold"
+        if not path.is_file():
+            raise InputError(f"fold file {path} does not exist; run the fold (or the whole command) again")
+        data = path.read_bytes()
+        check = path.with_name(f"{path.stem}.written.json")
+        if check.is_file():
+            written = json.loads(check.read_text(encoding="utf-8"))
+            if hashlib.sha256(data).hexdigest() != written.get("sha256"):
+                rows = max(len(data.decode("utf-8", "replace").splitlines()) - 1, 0)
+                raise InputError(f"fold file {path} is torn or was changed after it was written ({rows} row(s) now, "
+                                 f"{written.get('rows')} written); {hint}")
+        else:
+            logger.warning("fold file %s has no %s (written before fold checksums were kept): read unverified",
+                           path, check.name)
+        try:
+            df = pd.read_csv(io.BytesIO(data), dtype={"dataset": str, "subject": str, "clip": str})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise InputError(f"fold file {path} cannot be read as a CSV file ({e}); {hint}") from None
+        missing = [c for c in PREDICTION_COLUMNS if c not in df.columns]
+        if missing:
+            raise InputError(f"fold file {path} lacks the column(s) {missing}; {hint}")
+        if subject is None:  # load_all: the file's name says whose fold it is
+            held = sorted(set(df["subject"].astype(str)))
+            subject = held[0] if len(held) == 1 and subject_file_stem(held[0]) == path.stem else None
+            if subject is None:
+                raise InputError(f"fold file {path} holds subject(s) {held}, not the one its name says (a copy "
+                                 f"or a file from another run?); {hint}")
+        else:
+            others = sorted(set(df["subject"].astype(str)) - {subject})
+            if others:
+                raise InputError(f"fold file {path} of subject {subject} holds predictions of other subject(s) "
+                                 f"{others} (from another run?); {hint}")
+        if df[["y_true", "y_pred"]].isna().any().any():
+            raise InputError(f"fold file {path} has empty y_true/y_pred cells; {hint}")
+        if clips is not None:
+            want = sorted(tuple(map(str, c)) for c in clips)
+            got = sorted(map(tuple, df[["dataset", "subject", "clip"]].astype(str).to_numpy()))
+            if got != want:
+                extra, lost = sorted(set(got) - set(want)), sorted(set(want) - set(got))
+                raise InputError(f"fold file {path} does not hold exactly the {len(want)} clips of subject {subject} "
+                                 f"({len(got)} row(s); {len(lost)} missing, first {lost[:1]}; {len(extra)} foreign, "
+                                 f"first {extra[:1]}): torn or from another run; {hint}")
+        return df
 
     def completed(self) -> list[str]:
         """Subjects whose fold file exists, read from the files themselves (sorted)."""
@@ -227,5 +299,10 @@ class FoldStore:
         files = sorted(self.folder.glob("*.csv")) if self.folder.is_dir() else []
         if not files:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in PREDICTION_COLUMNS})
-        parts = [pd.read_csv(p, dtype={"dataset": str, "subject": str, "clip": str}) for p in files]
+        parts = [self._read(p, None) for p in files]
         return check_predictions(pd.concat(parts, ignore_index=True))
+
+
+def _clips_digest(predictions: pd.DataFrame) -> str:
+    ids = sorted("/".join(map(str, r)) for r in predictions[["dataset", "subject", "clip"]].to_numpy())
+    return hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest()
