@@ -20,7 +20,13 @@ PAPERS = {
     "liu2022_shufflenet": "Liu et al., Sci. Rep. 12:17522 (2022), doi:10.1038/s41598-022-21738-8",
     "liu2022_mobilevit": "Liu et al., Front. Neurorobot. 16:922761 (2022), doi:10.3389/fnbot.2022.922761",
     "megc2019": "MEGC 2019 composite-database evaluation (CASME II + SMIC-HS + SAMM, 68-fold LOSO)",
+    "zhao2021_cropnet": "Zhao, Chen, Luo, Front. Neurorobot. 15:746985 (2021), doi:10.3389/fnbot.2021.746985",
+    "jin2024_msresnet3d": "Jin, He, Li, Yang, Math. Biosci. Eng. 21(4) (2024)",
+    "hao2024_lam": "Hao, Zhu, Zhang et al., Multimedia Tools Appl. 83:29239-29260 (2024), doi:10.1007/s11042-023-16616-y",
 }
+SRC_001_T1 = "Jin et al. 2024, Math. Biosci. Eng. 21(4), Table 1 (in the paper's text)"
+SRC_003 = "Zhao et al. 2021, Front. Neurorobot. 15:746985 (Tables 2-4 are images: not published in text)"
+SRC_002 = "Hao et al. 2024, MTAP 83:29239-29260 (only the abstract is available: no numbers)"
 
 SRC_000_T2 = (
     "Liu et al. 2022, Sci. Rep. 12:17522, Table 2 (ablation); "
@@ -101,6 +107,15 @@ _T2_ROWS = [
     ("DeiT*", (0.6982, 0.6820, 0.6815, 0.7008, 0.6963, 0.6921, 0.7108, 0.7034)),
 ]
 
+# ---- paper 001: Table 1, per-dataset leave-one-out; accuracy (%) and F1 as the paper computes them (Eq. 4.5)
+_J1_COLUMNS = [(d, m) for d in ("smic", "samm", "casme2") for m in ("accuracy", "uf1")]
+_J1_ROWS = [
+    ("LBP-TOP", (0.5444, 0.567, 0.4622, 0.488, 0.6509, 0.674)),
+    ("Bi-WOOF", (0.6256, 0.564, 0.6188, 0.583, 0.7846, 0.709)),
+    ("OFF-ApexNet", (0.7179, 0.712, 0.5966, 0.566, 0.8769, 0.822)),
+    ("Multi-scale 3D-ResNet (proposed)", (0.746, 0.751, 0.8477, 0.793, 0.9135, 0.889)),
+]
+
 # ---- MEGC 2019: the guideline's baseline, STSTNet Table III, the summary's Table IV, ELBPTOP Table X
 _FULL4 = [("all", "uf1"), ("all", "uar"), ("smic", "uf1"), ("smic", "uar"),
           ("casme2", "uf1"), ("casme2", "uar"), ("samm", "uf1"), ("samm", "uar")]
@@ -157,6 +172,9 @@ SCORES: tuple[PublishedScore, ...] = tuple(
           note="no composite or accuracy column in the paper; SMIC as printed")
     + [PublishedScore("liu2022_mobilevit", "abstract", "MobileViT (proposed)", "all", "accuracy", 0.8427,
                       SRC_004_ABSTRACT, "84.27 %", "composite, LOSO; Tables 1-4 not found (images)")]
+    + _wide("jin2024_msresnet3d", "Table 1", SRC_001_T1, _J1_COLUMNS, _J1_ROWS,
+            note="the paper's F1 (Eq. 4.5, per-dataset, its own classes) in the UF1 column; augmented copies "
+                 "made before the split")
     + _wide("megc2019", "guideline baseline", SRC_MEGC_GUIDELINE, _FULL4, _GUIDELINE_ROWS,
             {"LBP-TOP": "LBP-TOP (baseline)"})
     + _wide("megc2019", "STSTNet Table III", SRC_STSTNET_T3, _T3_COLUMNS, _T3_ROWS,
@@ -195,6 +213,9 @@ FACTS: tuple[tuple[str, str, str, str], ...] = (
     ("liu2022_mobilevit", "macro-expression transfer stage, mean recognition rate on 3 classes", "98.45 %",
      SRC_004_TEXT),
     ("megc2019", "accuracy of predicting 'negative' for every clip", "0.565", SRC_MEGC_GUIDELINE),
+    ("zhao2021_cropnet", "CASME II 5-class and MEGC 2019 composite results (Tables 2-4)", "not published in text",
+     SRC_003),
+    ("hao2024_lam", "CASME II and SAMM results", "not published in text", SRC_002),
 )
 """Other published figures (paper, what, value as printed, source)."""
 

@@ -33,13 +33,20 @@ def register(sub) -> None:
     p.add_argument("--reference", action="store_true", help="print the configuration reference (Markdown)")
     p.set_defaults(func=_experiments)
 
-    p = sub.add_parser("predict", help="predict one clip (frame folder or video) with exported weights")
-    p.add_argument("clip")
+    p = sub.add_parser("predict", help="predict clips (a manifest, a folder of clips, a clip folder or a video) "
+                       "with an export; the model is loaded once")
+    p.add_argument("clip", help="manifest CSV, folder of clip folders / videos, one clip folder of frames, or a video")
     p.add_argument("--weights", required=True, help="model.weights.h5 from `reproduce --export`")
-    p.add_argument("--head", help="head.joblib (SVM head); omit for the softmax head")
+    p.add_argument("--head", help="head file (default: the export's own, head.joblib beside the weights when its "
+                   "config says head = svm)")
+    p.add_argument("--softmax", action="store_true", help="use the network's softmax instead of the export's SVM head")
     p.add_argument("--config", help="config.json of the export (default: beside the weights)")
-    p.add_argument("--onset", type=int, help="0-based onset frame position (default first)")
-    p.add_argument("--apex", type=int, help="0-based apex frame position (default middle, marked as such)")
+    p.add_argument("--onset", type=int, help="one clip: 0-based onset frame position (default first)")
+    p.add_argument("--apex", type=int, help="one clip: 0-based apex frame position (default middle, marked as such)")
+    p.add_argument("--allow-zero-motion", action="store_true",
+                   help="predict clips whose onset equals their apex (refused by default: no motion to classify)")
+    p.add_argument("--cache", help="keep prepared inputs here (default: a temporary folder)")
+    p.add_argument("--out", help="CSV of predictions: per-class scores, apex_source, per-stage timings")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("demo", help="the paper-000 experiment on a default SynthME corpus, end to end")
@@ -94,11 +101,17 @@ def _experiments(args) -> int:
 
 
 def _predict(args) -> int:
-    from .predict import predict_clip
+    from .predict import predict
 
-    out = predict_clip(args.clip, args.weights, head=args.head, config=args.config, onset=args.onset,
-                       apex=args.apex)
-    print(json.dumps(out, indent=2))
+    res = predict(args.clip, args.weights, head=args.head, config=args.config, softmax=args.softmax,
+                  onset=args.onset, apex=args.apex, cache=args.cache, allow_zero_motion=args.allow_zero_motion,
+                  out=args.out)
+    shown = ["subject", "clip", "true_class", "predicted", "apex_source"]
+    print(res[[c for c in shown if c in res]].to_string(index=False))
+    first = res.iloc[0]
+    print(f"{len(res)} clip(s), head {first['head']}; model loaded once in {first['load_s']:.2f}s; per clip "
+          f"preprocess {res['preprocess_s'].mean() * 1000:.0f} ms, network {res['network_s'].mean() * 1000:.0f} ms"
+          + (f"; written to {args.out}" if args.out else ""))
     return 0
 
 

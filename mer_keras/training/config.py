@@ -325,6 +325,7 @@ class ExperimentConfig:
     deviations: tuple = ()
     deterministic: str = "auto"
     baselines: bool = True
+    macro_protocol: str = "three-class"
     notes: str = ""
 
     def variant(self, name: str) -> VariantConfig:
@@ -347,6 +348,7 @@ TOP_LEVEL = {
     "name": Text(), "paper": Text(), "title": Text(), "protocol": Text(), "base": Text(),
     "deviations": ListOf(Text()), "notes": Text(), "deterministic": Options("auto", "true", "false"),
     "baselines": Flag(),
+    "macro_protocol": Options("three-class", "liu2022-macro"),
 }
 RUN_SETTINGS = ("deterministic", "baselines")
 """Top-level settings that ``--set`` may change (``--set baselines=false``)."""
@@ -518,7 +520,7 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
         protocol=top.get("protocol", "megc2019"), variants=tuple(variants), source_file=raw["source_file"],
         synthme=synth, synthme_reductions=reductions if synthme else {},
         deviations=tuple(top.get("deviations", ())), deterministic=top.get("deterministic", "auto"),
-        baselines=top.get("baselines", True),
+        baselines=top.get("baselines", True), macro_protocol=top.get("macro_protocol", "three-class"),
         notes=top.get("notes", ""))
 
 

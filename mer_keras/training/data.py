@@ -46,7 +46,7 @@ def load_data(exp: ExperimentConfig, data: str, cache: Path, seed: int, macro_ma
         if needs_macro(exp, variants):
             mroot = synthme_corpus(cache, seed=seed, subjects=s.macro_subjects,
                                    clips_per_subject=s.macro_clips_per_subject, macro=True)
-            macro = load_manifest("synthme-macro", mroot, protocol="three-class")
+            macro = load_manifest("synthme-macro", mroot, protocol=exp.macro_protocol)
     else:
         micro = read_manifest(data, check_frames=True)
         if needs_macro(exp, variants):

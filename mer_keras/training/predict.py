@@ -1,24 +1,42 @@
-"""`mer-keras predict`: one clip (a folder of frames or a video) through exported weights and head."""
+"""`mer-keras predict`: clips (a manifest, a folder of clips, one clip folder or video) through an export.
+
+The export (``reproduce --export``: ``model.weights.h5``, ``config.json``, ``head.joblib`` when its head
+is an SVM) is checked and loaded once (``Export``), before any preprocessing: a missing weights file, a
+pre-training checkpoint given instead of the model, weights of another architecture and a head file
+that does not fit are each one named error. The head is the export's own by default (its SVM when
+``config.json`` says ``head = "svm"``); ``softmax=True`` asks for the network's softmax instead.
+
+A clip whose onset equals its apex has no motion to classify (a folder of one or two frames gives that
+with the default middle apex): it is refused unless ``allow_zero_motion``. Every prediction reports its
+``apex_source`` (``annotated`` when given, ``middle`` when estimated, the manifest's otherwise).
+"""
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
+
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv")
+PRETRAIN_NAMES = ("pretrain.weights.h5",)
+logger = logging.getLogger("mer_keras")
 
 
 def video_to_frames(video: Path, out_dir: Path) -> Path:
     """Decode a video into numbered PNG frames (lossless, so sub-pixel motion survives)."""
     import cv2
 
+    out_dir.mkdir(parents=True, exist_ok=True)
     cap = cv2.VideoCapture(str(video))
     if not cap.isOpened():
-        raise ValueError(f"{video}: OpenCV cannot open this video")
+        raise InputError(f"{video}: OpenCV cannot open this video")
     n = 0
     while True:
         ok, frame = cap.read()
@@ -28,74 +46,294 @@ def video_to_frames(video: Path, out_dir: Path) -> Path:
         cv2.imwrite(str(out_dir / f"{n}.png"), frame)
     cap.release()
     if n == 0:
-        raise ValueError(f"{video}: no frame could be decoded")
+        raise InputError(f"{video}: no frame could be decoded")
     return out_dir
 
 
-def clip_manifest(frames_dir: Path, onset=None, apex=None, fps=30.0) -> pd.DataFrame:
+def clip_manifest(frames_dir: Path, onset=None, apex=None, fps=30.0, subject="clip/any") -> pd.DataFrame:
     """A one-row manifest for a clip folder; onset/apex are 0-based positions (default: first / middle)."""
     from ..datasets.manifest import frame_number, list_frames, make_row
 
+    frames_dir = Path(frames_dir)
     files = list_frames(frames_dir)
     if not files:
-        raise ValueError(f"{frames_dir}: no numbered image frames found")
+        raise InputError(f"{frames_dir}: no numbered image frames found")
     on = 0 if onset is None else int(onset)
     ap = (on + len(files) - 1) // 2 if apex is None else int(apex)
     if not 0 <= on <= ap < len(files):
-        raise ValueError(f"{frames_dir}: need 0 <= onset ({on}) <= apex ({ap}) < number of frames ({len(files)})")
-    row = make_row(dataset="clip", subject="clip/any", clip=frames_dir.name, emotion="unknown",
+        raise InputError(f"{frames_dir}: need 0 <= onset ({on}) <= apex ({ap}) < number of frames ({len(files)})")
+    row = make_row(dataset="clip", subject=subject, clip=frames_dir.name, emotion="unknown",
                    onset=frame_number(files[on]), apex=frame_number(files[ap]),
                    offset=frame_number(files[-1]), frames_dir=frames_dir, frame_files=files,
                    apex_source="annotated" if apex is not None else "middle", fps=fps)
     return pd.DataFrame([row])
 
 
-def predict_clip(clip, weights, head=None, config=None, onset=None, apex=None, cache=None) -> dict:
-    """Class prediction for one clip with the time of each stage (seconds)."""
+def _has_frames(folder: Path) -> bool:
+    from ..datasets.manifest import IMAGE_EXTENSIONS
+
+    return any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS for p in folder.iterdir())
+
+
+def clips_manifest(source, tmp: Path, onset=None, apex=None) -> pd.DataFrame:
+    """Rows to predict: a manifest CSV, one clip (frame folder or video) or a folder of clip folders/videos."""
+    from ..datasets.manifest import read_manifest
+
+    source = Path(source)
+    if not source.exists():
+        raise InputError(f"{source}: does not exist; expected a manifest CSV, a clip folder, a video or a "
+                         "folder of clips")
+    if source.is_file() and source.suffix.lower() == ".csv":
+        if onset is not None or apex is not None:
+            raise InputError("--onset/--apex apply to one clip; a manifest gives each row's own")
+        return read_manifest(source, check_frames=True).reset_index(drop=True)
+    if source.is_file():
+        if source.suffix.lower() not in VIDEO_SUFFIXES:
+            raise InputError(f"{source}: expected a manifest .csv, a video ({', '.join(VIDEO_SUFFIXES)}) or a folder")
+        return clip_manifest(video_to_frames(source, tmp / source.stem), onset, apex)
+    if _has_frames(source):
+        return clip_manifest(source, onset, apex)
+    parts = []
+    for child in sorted(source.iterdir()):
+        if child.is_dir() and _has_frames(child):
+            parts.append(clip_manifest(child, onset, apex))
+        elif child.is_file() and child.suffix.lower() in VIDEO_SUFFIXES:
+            parts.append(clip_manifest(video_to_frames(child, tmp / child.stem), onset, apex))
+    if not parts:
+        raise InputError(f"{source}: holds no frames, clip folders or videos")
+    return pd.concat(parts, ignore_index=True)
+
+
+def check_motion(rows: pd.DataFrame, allow_zero_motion: bool = False) -> None:
+    """Refuse rows whose onset is their apex (no motion) unless allowed; precomputed rows carry no frames."""
+    if allow_zero_motion or "onset_idx" not in rows or "input_" in "".join(map(str, rows.columns)):
+        return
+    same = rows[pd.to_numeric(rows["onset_idx"], errors="coerce") == pd.to_numeric(rows["apex_idx"], errors="coerce")]
+    if len(same):
+        names = ", ".join(f"{r.subject}/{r.clip}" for r in same.head(5).itertuples())
+        raise InputError(f"{len(same)} clip(s) have onset = apex, so there is no motion to classify ({names}); "
+                         "give --apex (a clip folder needs at least 3 frames for a middle apex after the onset) "
+                         "or pass --allow-zero-motion")
+
+
+@dataclass
+class Export:
+    """An export loaded once: config, network, head (None = softmax) and the time it took."""
+
+    weights: Path
+    config: dict
+    model: object
+    head: object = None
+    head_path: Path | None = None
+    load_s: float = 0.0
+    loads: int = 1
+    embedding: object = field(default=None, repr=False)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.config["classes"])
+
+    @property
+    def head_kind(self) -> str:
+        return "svm" if self.head is not None else "softmax"
+
+
+def load_export(weights, head=None, config=None, softmax: bool = False) -> Export:
+    """Check and load an export (module doc); every failure is an ``InputError`` naming the file."""
     import joblib
 
-    from .data import prepared, preprocess_from_dict
     from .networks import build_exported
 
-    times = {}
+    t = time.perf_counter()
     weights = Path(weights)
+    if weights.name in PRETRAIN_NAMES:
+        raise InputError(f"{weights}: this is the flow pre-training checkpoint, not the exported model; use "
+                         f"{weights.with_name('model.weights.h5')}")
+    if not weights.is_file():
+        raise InputError(f"{weights}: weights file does not exist (expected model.weights.h5 from "
+                         "`mer-keras reproduce --export`)")
     config = Path(config) if config else weights.with_name("config.json")
     if not config.is_file():
-        raise FileNotFoundError(f"{config}: the export's config.json (model, preprocessing, classes) is needed")
-    cfg = json.loads(config.read_text())
-    clip = Path(clip)
-    with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        frames = clip
-        if clip.is_file() and clip.suffix.lower() in VIDEO_SUFFIXES:
-            frames = video_to_frames(clip, Path(tmp))
-        elif not clip.is_dir():
-            raise FileNotFoundError(f"{clip}: expected a folder of frames or a video file")
-        manifest = clip_manifest(frames, onset, apex)
-        times["read_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        x, _ = prepared(manifest, preprocess_from_dict(cfg["preprocess"]), Path(cache or tmp), progress=False,
-                        n_jobs=1)
-        times["preprocess_s"] = time.perf_counter() - t
-    t = time.perf_counter()
+        raise InputError(f"{config}: the export's config.json (model, preprocessing, classes) is needed beside "
+                         "the weights, or give --config")
+    try:
+        cfg = json.loads(config.read_text())
+        model_name, n_classes = cfg["model"], len(cfg["classes"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{config}: not an export config.json ({e})") from None
     model = build_exported(cfg)
-    model.load_weights(str(weights))
-    times["load_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    out = {"classes": cfg["classes"]}
-    if head:
+    what = (f"{weights}: these weights do not fit {model_name} with input {cfg.get('input_shape')} and "
+            f"{n_classes} classes as {config.name} describes (another architecture or export?)")
+    differences = _layout_differences(model, weights)
+    if differences:  # Keras loads a file with extra entries silently: compare the layouts first
+        raise InputError(f"{what}: {differences}")
+    try:
+        model.load_weights(str(weights))
+    except (ValueError, KeyError, OSError) as e:
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise InputError(f"{what}: {first}") from None
+    clf, head_path = None, None
+    if not softmax:
+        if head is not None:
+            head_path = Path(head)
+        elif cfg.get("head", "softmax") == "svm":
+            head_path = weights.with_name("head.joblib")
+            if not head_path.is_file():
+                raise InputError(f"{head_path}: the export's head is an SVM (config.json) but head.joblib is "
+                                 "missing; give --head, or --softmax to use the network's own classifier")
+        if head_path is not None:
+            clf = _load_head(head_path, n_classes, joblib)
+    out = Export(weights, cfg, model, clf, head_path, time.perf_counter() - t)
+    if clf is not None:
         from ..models import embedding_model
 
-        clf = joblib.load(head)
-        feats = np.asarray(embedding_model(model).predict_on_batch(x))
-        out["decision_values"] = np.atleast_1d(clf.decision_function(feats)[0]).tolist()
-        out["predicted"] = cfg["classes"][int(clf.predict(feats)[0])]
+        out.embedding = embedding_model(model)
+        width = int(out.embedding.output.shape[-1])
+        n_in = getattr(clf, "n_features_in_", width)
+        if n_in != width:
+            raise InputError(f"{head_path}: this head takes {n_in} features but {model_name} gives {width}; it "
+                             "belongs to another export")
+    return out
+
+
+def _h5_layout(path) -> dict:
+    import h5py
+
+    layout = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: layout.__setitem__(name, obj.shape) if isinstance(obj, h5py.Dataset) else None)
+    return layout
+
+
+def _layout_differences(model, weights: Path) -> str:
+    """'' when the weights file holds exactly the model's variables (names and shapes), else a summary."""
+    try:
+        found = _h5_layout(weights)
+    except OSError as e:
+        return f"not a Keras weights file ({e})"
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_weights(str(Path(tmp) / "expected.weights.h5"))
+        expected = _h5_layout(Path(tmp) / "expected.weights.h5")
+    extra = sorted(set(found) - set(expected))
+    absent = sorted(set(expected) - set(found))
+    shapes = sorted(k for k in set(found) & set(expected) if found[k] != expected[k])
+    if not (extra or absent or shapes):
+        return ""
+    parts = [f"{len(v)} {label}, first {v[0]}" for label, v in (("entries the model does not have", extra),
+             ("model weights missing", absent), ("weights of another shape", shapes)) if v]
+    return "; ".join(parts)
+
+
+def _load_head(path: Path, n_classes: int, joblib):
+    if not path.is_file():
+        raise InputError(f"{path}: head file does not exist")
+    try:
+        clf = joblib.load(path)
+    except Exception as e:  # joblib/pickle raise many types for a file that is not theirs
+        raise InputError(f"{path}: cannot be read as a head saved by `reproduce --export` ({type(e).__name__}: {e})") \
+            from None
+    classes = getattr(clf, "classes_", None)
+    if not hasattr(clf, "predict") or classes is None:
+        raise InputError(f"{path}: not a fitted classifier (no predict / classes_)")
+    bad = [c for c in np.asarray(classes).tolist() if not (isinstance(c, (int, np.integer)) and 0 <= c < n_classes)]
+    if bad:
+        raise InputError(f"{path}: its classes {np.asarray(classes).tolist()} are not the export's class indices "
+                         f"0..{n_classes - 1}; it belongs to another export")
+    return clf
+
+
+def predict_rows(rows: pd.DataFrame, export: Export, cache=None, *, allow_zero_motion=False,
+                 n_jobs: int = 1, progress: bool = False) -> pd.DataFrame:
+    """One prediction per manifest row, with per-class scores and per-stage timings (seconds).
+
+    Timing columns: ``preprocess_s``, ``network_s``, ``head_s`` are each row's share of the batch's time;
+    ``load_s`` and ``model_loads`` are the export's (the same on every row: it was loaded once).
+    """
+    from .data import prepared, preprocess_from_dict
+
+    check_motion(rows, allow_zero_motion)
+    n = len(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        x, _ = prepared(rows, preprocess_from_dict(export.config["preprocess"]), Path(cache or tmp),
+                        progress=progress, n_jobs=n_jobs)
+        preprocess_s = time.perf_counter() - t
+    expected = tuple(export.config.get("input_shape") or x.shape[1:])
+    if tuple(x.shape[1:]) != expected:
+        raise InputError(f"prepared inputs have shape {x.shape[1:]} but the model takes {expected}")
+    t = time.perf_counter()
+    classes = export.classes
+    if export.head is not None:
+        feats = np.asarray(export.embedding.predict(x, verbose=0, batch_size=32))
+        network_s = time.perf_counter() - t
+        t = time.perf_counter()
+        pred = np.asarray(export.head.predict(feats)).astype(int)
+        scores = np.asarray(export.head.decision_function(feats), dtype=float)
+        if scores.ndim == 1:  # binary SVM: one margin, positive = classes_[1]
+            scores = np.stack([-scores, scores], axis=1)
+        order = list(np.asarray(export.head.classes_).tolist())
+        full = np.full((n, len(classes)), np.nan)
+        full[:, order] = scores
+        scores, head_output = full, "decision"
+        head_s = time.perf_counter() - t
     else:
-        probs = np.asarray(model.predict_on_batch(x))[0]
-        out["probabilities"] = probs.tolist()
-        out["predicted"] = cfg["classes"][int(probs.argmax())]
-    times["network_and_head_s"] = time.perf_counter() - t
-    out["times"] = times
-    out["onset_idx"] = int(manifest["onset_idx"][0])
-    out["apex_idx"] = int(manifest["apex_idx"][0])
+        scores = np.asarray(export.model.predict(x, verbose=0, batch_size=32), dtype=float)
+        network_s, head_s, head_output = time.perf_counter() - t, 0.0, "probability"
+        pred = scores.argmax(axis=1)
+    out = pd.DataFrame({
+        "dataset": rows["dataset"].astype(str).to_numpy(), "subject": rows["subject"].astype(str).to_numpy(),
+        "clip": rows["clip"].astype(str).to_numpy(),
+        "true_class": rows["class_name"].astype(str).to_numpy() if "class_name" in rows else "",
+        "predicted": [classes[int(k)] for k in pred], "predicted_label": pred.astype(int),
+        "head": export.head_kind, "head_output": head_output,
+    })
+    for k, name in enumerate(classes):
+        out[f"score_{name}"] = scores[:, k]
+    for col in ("apex_source", "onset_idx", "apex_idx"):
+        out[col] = rows[col].to_numpy() if col in rows else None
+    out["preprocess_s"] = preprocess_s / max(n, 1)
+    out["network_s"] = network_s / max(n, 1)
+    out["head_s"] = head_s / max(n, 1)
+    out["load_s"] = export.load_s
+    out["model_loads"] = export.loads
+    return out
+
+
+def predict(source, weights, head=None, config=None, *, softmax=False, onset=None, apex=None, cache=None,
+            allow_zero_motion=False, out=None) -> pd.DataFrame:
+    """Predict every clip of ``source`` (manifest CSV or DataFrame, clip folder, video, folder of clips).
+
+    The export is checked and loaded first (nothing is preprocessed for a wrong weights file); ``out``
+    writes the CSV (``predict_rows`` columns)."""
+    export = load_export(weights, head=head, config=config, softmax=softmax)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        if isinstance(source, pd.DataFrame):
+            rows = source.reset_index(drop=True)
+        else:
+            rows = clips_manifest(source, Path(tmp), onset, apex)
+        read_s = time.perf_counter() - t
+        result = predict_rows(rows, export, cache, allow_zero_motion=allow_zero_motion)
+    result.insert(result.columns.get_loc("preprocess_s"), "read_s", read_s / max(len(rows), 1))
+    if out is not None:
+        from ..datasets.manifest import write_manifest
+
+        write_manifest(result, out)  # atomic CSV write
+    return result
+
+
+def predict_clip(clip, weights, head=None, config=None, onset=None, apex=None, cache=None, *, softmax=False,
+                 allow_zero_motion=False) -> dict:
+    """Class prediction for one clip (frame folder or video) with the time of each stage (seconds)."""
+    res = predict(clip, weights, head=head, config=config, softmax=softmax, onset=onset, apex=apex, cache=cache,
+                  allow_zero_motion=allow_zero_motion)
+    row = res.iloc[0]
+    classes = [c[len("score_"):] for c in res.columns if c.startswith("score_")]
+    scores = [float(row[f"score_{c}"]) for c in classes]
+    out = {"classes": classes, "predicted": row["predicted"], "head": row["head"],
+           ("decision_values" if row["head_output"] == "decision" else "probabilities"): scores,
+           "times": {k: float(row[k]) for k in ("read_s", "preprocess_s", "load_s", "network_s", "head_s")},
+           "apex_source": row["apex_source"]}
+    for k in ("onset_idx", "apex_idx"):
+        out[k] = None if pd.isna(row[k]) else int(row[k])
     return out

@@ -241,7 +241,16 @@ def print_table(run_dirs, deviations=True) -> str:
     """The run's rows beside the published numbers, then each experiment's listed deviations."""
     from ..evaluation.report import format_table, results_table
 
+    from ..evaluation.published import published_facts
+
     text = format_table(results_table([str(r) for r in run_dirs]))
+    for run_dir in run_dirs:
+        paper = read_results_json(run_dir).get("config", {}).get("paper")
+        facts = published_facts(paper) if paper else None
+        if facts is not None and len(facts):
+            for f in facts.itertuples():
+                if "not published" in str(f.value):
+                    text += f"\n{paper}: {f.what}: {f.value} ({f.source})\n"
     if deviations:
         for run_dir in run_dirs:
             doc = read_results_json(run_dir)

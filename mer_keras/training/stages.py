@@ -132,7 +132,7 @@ class FlowPretrain:
     def run(self, variant: VariantConfig, data: TrainSet, *, seed, weights_path: Path, progress=None):
         set_seed(seed)
         model = fresh_model(variant.model, data.x.shape[1:], data.num_classes, variant.network, seed=seed)
-        kind = array_kind(variant.pretrain_input().representation)
+        kind = array_kind((variant.pretrain_input() or variant.preprocess).representation)
         history = train_keeping_best(model, data, variant.pretrain, seed=seed, kind=kind, progress=progress)
         Path(weights_path).parent.mkdir(parents=True, exist_ok=True)
         model.save_weights(str(weights_path))
