@@ -64,7 +64,10 @@ def test_interrupted_run_resumes_without_redoing_finished_folds(run_dir, cache, 
         return real(*args, **kwargs)
 
     monkeypatch.setattr(fold_module, "run_fold", counting_only)
-    res = reproduce("liu2022_shufflenet", out=out, cache=cache, overrides=TINY, tsne=True)
+    res = reproduce("liu2022_shufflenet", out=out, cache=cache, overrides=TINY, tsne=True,
+                    tensorboard=out / "tb")
+    events = list((out / "tb" / "shufflenet_ghost_vit").glob("*/*/events.out.tfevents.*"))
+    assert {p.parent.name for p in events} == {"pre-train", "fine-tune"} and len(events) == 4  # 2 folds run now
     assert len(calls) == 3  # 3 subjects, 1 already done, plus the export trained on all subjects
     assert finished[0].stat().st_mtime_ns == first_written  # read back, not rewritten
     assert len(list((out / "folds" / "shufflenet_ghost_vit").glob("*.csv"))) == 3

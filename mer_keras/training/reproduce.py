@@ -81,7 +81,7 @@ def provenance(overrides: dict, seed: int, deterministic: bool) -> dict:
 def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = None, cache: str | Path | None = None,
               seed: int = 0, variants=None, export: bool = False, overrides=None, macro_manifest=None,
               tsne: bool = False, jobs: int = 1, executor: str = "sequential", address=None,
-              subjects=None) -> dict:
+              subjects=None, tensorboard=None) -> dict:
     """Run an experiment end to end; returns the results dict also written to ``out/results.json``.
 
     ``jobs`` > 1 runs folds in that many worker processes, ``executor="ray"`` on a Ray cluster (``address``);
@@ -125,7 +125,7 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
             else None
         extra = {"deterministic": deterministic}
         preds = run_variant(v, inputs, run_dir, seed, macro_weights=macro_weights, executor=fold_executor,
-                            extra_setup=extra, subjects=subjects)
+                            extra_setup=extra, subjects=subjects, tensorboard=tensorboard)
         if preds is None:
             logger.info("[%s] folds %s written; the run without --subject gathers all folds", v.name,
                         ", ".join(subjects or []))

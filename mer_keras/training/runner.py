@@ -16,6 +16,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from tqdm.auto import tqdm
 
 from .. import __version__
@@ -71,11 +72,12 @@ def _progress_bar(total, desc):
 
 
 def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed: int, *, macro_weights=None,
-                executor=None, extra_setup=None, subjects=None) -> pd.DataFrame | None:
+                executor=None, extra_setup=None, subjects=None, tensorboard=None) -> pd.DataFrame | None:
     """All LOSO folds of one variant; finished folds of the same settings are read back, not recomputed.
 
     ``subjects`` runs only those folds (e.g. one per SLURM array job) and returns None while other folds
-    are missing; a later run without it gathers every fold file."""
+    are missing; a later run without it gathers every fold file. ``tensorboard`` (a folder) receives each
+    fold's per-epoch loss, accuracy and learning rate, one run per fold and stage (in-process folds only)."""
     executor = executor or SequentialExecutor()
     store = FoldStore(run_dir, variant.name)
     folds = loso_folds(inputs.rows)
@@ -95,10 +97,20 @@ def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed:
     bar.update(len(tasks) - len(todo))
     t_start = t_last = time.perf_counter()
 
+    writers = {}
+
     def progress(task, stage, epoch, epochs, logs):
         bar.set_postfix_str(f"{task.subject} {stage} {epoch + 1}/{epochs} loss {logs['loss']:.3f}")
         logger.debug("[%s] %s %s epoch %d/%d loss %.4f acc %.3f", variant.name, task.subject, stage,
                      epoch + 1, epochs, logs["loss"], logs["accuracy"])
+        if tensorboard:
+            key = (task.subject, stage)
+            if key not in writers:
+                writers[key] = tf.summary.create_file_writer(
+                    str(Path(tensorboard) / variant.name / _safe(task.subject) / stage))
+            with writers[key].as_default():
+                for name, value in logs.items():
+                    tf.summary.scalar(name, value, step=epoch)
 
     for done, (task, res) in enumerate(executor.run(todo, inputs, progress), 1):
         te = task.test_idx
@@ -119,6 +131,8 @@ def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed:
                     int((res.y_pred == inputs.y[te]).sum()), len(te), now - t_last, eta / 60)
         t_last = now
     bar.close()
+    for writer in writers.values():
+        writer.close()
     if not all(store.done(f.subject) for f in folds):
         return None
     return read_folds(store, inputs.rows, folds)
