@@ -8,7 +8,8 @@ Layout::
 Columns: ``Subject`` (integer 1-30), ``Filename`` (``S01-01-001``), ``OnsetFrame``, ``ApexFrame``,
 ``OffsetFrame``, ``Estimated Emotion`` (happiness, surprise, disgust, fear, sadness, anger, others).
 Subject keys are ``mmew/S01`` (the spelling of the clip names), never a bare ``01`` that would
-collide with CASME II. 90 fps (MMEW paper).
+collide with CASME II. 90 fps (MMEW paper). A ``Subject`` cell that disagrees with the clip name's
+``S01-`` prefix is reported with its sheet row (the row is not read: which one is wrong cannot be told).
 """
 from __future__ import annotations
 
@@ -53,6 +54,19 @@ def read(root, dataset="mmew", fps=FPS, sheet=None, missing_apex="middle", *, fr
     table = read_sheet(sheet, REQUIRED)
     base = Path(frames) if frames is not None else one_dir(root, FRAMES_FOLDERS, "MMEW Micro_Expression")
     reading = Reading(dataset, on_error)
+    agree = []
+    for rec in table.to_dict("records"):
+        m = re.match(r"(?i)s0*(\d+)-", as_text(rec["clip"]))
+        cell = subject_key(rec["subject"])
+        ok = m is None or cell is None or cell == f"S{int(m.group(1)):02d}"
+        if not ok:
+            reading.problem(rec["sheet_row"], f"{cell}/{as_text(rec['clip'])}", sheet, f"Subject cell "
+                            f"{as_text(rec['subject'])!r} ({cell}) disagrees with the clip name's prefix "
+                            f"S{int(m.group(1)):02d}")
+        agree.append(ok)
+    kept = table[agree].reset_index(drop=True)
+    kept.attrs = dict(table.attrs)  # the sheet's name, for each row's source
+    table = kept
     add_sheet_rows(reading, table, sheet, subject_of=subject_key,
                    folder_of=lambda subject, clip, emotion: emotion_folder(base, emotion) / clip,
                    emotions=emotions, missing_apex=missing_apex, fps=fps)

@@ -67,8 +67,10 @@ def _raw_tables(path: Path) -> dict[str, pd.DataFrame]:
         return {"csv": pd.read_csv(path, header=None, dtype=object, keep_default_na=False,
                                    na_values=[""], skip_blank_lines=False)}
     try:
-        return pd.read_excel(path, sheet_name=None, header=None, dtype=object)
-    except ImportError as e:  # .xls needs xlrd, which is optional
+        # .xls (CASME2_label_Ver_2.xls) is read by xlrd, a dependency (recent pandas would ask for calamine)
+        return pd.read_excel(path, sheet_name=None, header=None, dtype=object,
+                             **({"engine": "xlrd"} if suffix == ".xls" else {}))
+    except ImportError as e:
         raise ManifestError([Problem("-", "", str(path), f"cannot read {suffix} files: {e}; "
                                      "save the sheet as .xlsx or .csv")]) from None
     except (ValueError, OSError, KeyError, zipfile.BadZipFile) as e:  # a text or damaged file named .xlsx

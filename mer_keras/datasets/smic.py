@@ -11,6 +11,12 @@ sheets label ``s18_sur_03`` negative. A clip whose name code (``ne``/``po``/``su
 with its folder is reported. Clips are already cut from onset to offset and carry no apex, so
 onset = first frame, offset = last frame and apex = the middle frame, marked
 ``apex_source="middle"``. ``non_micro`` folders are not read.
+
+Subject folders may be zero-padded or upper-case (``s01``, ``S3``: some copies rename them); they and
+the clip names are keyed the way the native release and the MEGC 2019 list meet (``smic-hs/s1``,
+``s1_ne_01``), with the folder as spelled on disk in ``frames_dir``. A folder beside them that is not a
+subject folder is counted in ``attrs["skipped"]``, never dropped silently; two folders of one subject
+(``s1`` and ``s01``) are a problem.
 """
 from __future__ import annotations
 
@@ -26,7 +32,19 @@ VARIANTS = {"smic-hs": ("HS", 100.0), "smic-vis": ("VIS", 25.0), "smic-nir": ("N
 """Dataset key -> (variant folder, frame rate; HS 100 fps, VIS/NIR 25 fps per the SMIC paper)."""
 CLASSES = ("negative", "positive", "surprise")
 CLIP_CODES = {"ne": "negative", "po": "positive", "sur": "surprise", "su": "surprise"}
-SUBJECT = r"s\d+"
+SUBJECT = r"(?i)s\d+"
+IGNORED_FOLDERS = ("non_micro",)
+
+
+def subject_key(name: str) -> str:
+    """Subject folder -> key: s1, s01, S3 -> s1, s1, s3."""
+    return f"s{int(name[1:])}"
+
+
+def clip_key(name: str) -> str:
+    """Clip folder -> key: s01_ne_01, S1_NE_01 -> s1_ne_01 (other names kept as they are)."""
+    m = re.fullmatch(r"(?i)s0*(\d+)_([a-z]+)_(\d+)", name)
+    return f"s{int(m.group(1))}_{m.group(2).lower()}_{m.group(3)}" if m else name
 
 
 def variant_root(root: Path, variant: str) -> Path:
@@ -53,7 +71,17 @@ def read(root, dataset="smic-hs", fps=None, *, on_error="raise") -> pd.DataFrame
     subjects = subject_dirs(base, SUBJECT)
     if not subjects:
         reading.problem("-", "", base, "no subject folders like s1 found")
+    others = sorted(p.name for p in base.iterdir() if p.is_dir() and p not in subjects) if base.is_dir() else []
+    for name in others:
+        reading.skip("", name, "", "folder is not a SMIC subject folder (s1, s01, S3)")
+    seen = {}
     for subject_dir in subjects:
+        key = subject_key(subject_dir.name)
+        if key in seen:
+            reading.problem("-", key, subject_dir, f"subject {key} has two folders ({seen[key].name}, "
+                            f"{subject_dir.name}); keep one")
+            continue
+        seen[key] = subject_dir
         micro = subject_dir / "micro"
         if not micro.is_dir():
             reading.problem("-", subject_dir.name, micro, "subject has no micro folder")
@@ -67,6 +95,7 @@ def read(root, dataset="smic-hs", fps=None, *, on_error="raise") -> pd.DataFrame
             for clip_dir in sorted(p for p in class_dir.iterdir() if p.is_dir()):
                 name = f"{subject_dir.name}/{clip_dir.name}"
                 m = re.fullmatch(r"s\d+_([a-z]+)_\d+", clip_dir.name.lower())
+                clip = clip_key(clip_dir.name)
                 if m and CLIP_CODES.get(m.group(1), emotion) != emotion:
                     reading.problem("-", name, clip_dir, f"clip name says {CLIP_CODES[m.group(1)]} but "
                                     f"it sits in the {emotion} folder")
@@ -75,7 +104,7 @@ def read(root, dataset="smic-hs", fps=None, *, on_error="raise") -> pd.DataFrame
                 if files is None:
                     continue
                 onset, offset = frame_number(files[0]), frame_number(files[-1])
-                reading.add(subject=f"{dataset}/{subject_dir.name}", clip=clip_dir.name, emotion=emotion,
+                reading.add(subject=f"{dataset}/{key}", clip=clip, emotion=emotion,
                             onset=onset, apex=middle_frame(files, onset, offset), offset=offset,
                             frames_dir=clip_dir, frame_files=files, apex_source="middle",
                             fps=default_fps if fps is None else fps, source=str(clip_dir))
