@@ -122,3 +122,17 @@ def test_flipping_scaled_flow_images_mirrors_u_as_flipping_the_flow_would(tmp_pa
     df = read({"flow": tmp_path / "f"}, labels=htnet_csv(tmp_path / "l.csv", rows))
     x = prepare(df, "flow", tmp_path / "cache", size=8, progress=False).stack()
     np.testing.assert_allclose(hflip(x[0], "flow"), x[1], atol=2.5 / 255)  # 8-bit rounding of both files
+
+
+def test_generic_folder_and_csv_with_arrays_and_emotions(tmp_path):
+    (tmp_path / "flow").mkdir()
+    rows = [("p1", "a", "happiness"), ("p1", "b", "anger"), ("p2", "c", "surprise"), ("p2", "d", "neutral")]
+    for k, (_, clip, _) in enumerate(rows):
+        np.save(tmp_path / "flow" / f"{clip}.npy", random_flow(k, 6))  # raw u, v in pixels: kept as they are
+    pd.DataFrame(rows, columns=["subject", "clip", "emotion"]).assign(dataset="mydata").to_csv(tmp_path / "l.csv",
+                                                                                            index=False)
+    df = read({"flow": tmp_path / "flow"}, labels=tmp_path / "l.csv")
+    assert list(df["subject"]) == ["mydata/p1", "mydata/p1", "mydata/p2"] and list(df["label"]) == [1, 0, 2]
+    assert df.attrs["skipped"][0]["reason"] == "emotion not in protocol three-class"  # neutral, counted
+    x = prepare(df, "flow", tmp_path / "cache", size=6, progress=False).stack()
+    np.testing.assert_allclose(x[0][..., :2], random_flow(0, 6), rtol=1e-6)
