@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from sklearn.svm import LinearSVC
 
-import mer_keras.training.networks as networks
 import mer_keras.training.predict as predict_module
 from mer_keras.cli import main
 from mer_keras.datasets import load_manifest, synthme, write_manifest
 from mer_keras.errors import InputError
 from mer_keras.models import embedding_model
+from mer_keras.training import networks
 from mer_keras.training.networks import build_exported
 from mer_keras.training.predict import check_motion, load_export, predict, predict_clip
 

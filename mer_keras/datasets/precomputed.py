@@ -267,7 +267,7 @@ def read(inputs: dict, labels=None, megc_gt=None, *, dataset=None, protocol=None
             raise ManifestError([Problem("-", "", "", "no labels: give labels= (a CSV), megc_gt= (the official "
                                          "list) or a per-fold tree <fold>/u_train|u_test/<label>/")])
         for scan in trees:
-            for _, (label, path) in scan.tree_labels.items():
+            for label, path in scan.tree_labels.values():
                 stem = path.stem.strip()
                 key = parse_name(stem) or (canonical(dataset, *stem.split("_", 1)) if dataset and "_" in stem
                                            else None)

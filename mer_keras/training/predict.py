@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..datasets.precomputed import is_precomputed
 from ..errors import InputError
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv")
@@ -106,7 +107,7 @@ def clips_manifest(source, tmp: Path, onset=None, apex=None) -> pd.DataFrame:
 
 def check_motion(rows: pd.DataFrame, allow_zero_motion: bool = False) -> None:
     """Refuse rows whose onset is their apex (no motion) unless allowed; precomputed rows carry no frames."""
-    if allow_zero_motion or "onset_idx" not in rows or "input_" in "".join(map(str, rows.columns)):
+    if allow_zero_motion or "onset_idx" not in rows or is_precomputed(rows):
         return
     same = rows[pd.to_numeric(rows["onset_idx"], errors="coerce") == pd.to_numeric(rows["apex_idx"], errors="coerce")]
     if len(same):
@@ -229,7 +230,7 @@ def _load_head(path: Path, n_classes: int, joblib):
         raise InputError(f"{path}: head file does not exist")
     try:
         clf = joblib.load(path)
-    except Exception as e:  # joblib/pickle raise many types for a file that is not theirs
+    except Exception as e:  # noqa: BLE001 (joblib/pickle raise many types for a file that is not theirs)
         raise InputError(f"{path}: cannot be read as a head saved by `reproduce --export` ({type(e).__name__}: {e})") \
             from None
     classes = getattr(clf, "classes_", None)
