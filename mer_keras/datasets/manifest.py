@@ -132,7 +132,7 @@ def _stderr_to_sink(messages: list):
     with _DECODE_LOCK:
         sink = _SINK.get(os.getpid())
         if sink is None:
-            sink = _SINK[os.getpid()] = tempfile.TemporaryFile()
+            sink = _SINK[os.getpid()] = tempfile.TemporaryFile()  # noqa: SIM115 (kept open for the process)
         try:
             saved = os.dup(2)
         except OSError:  # no stderr at all: nothing to capture
@@ -412,7 +412,11 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"--out {path} is a folder; give the manifest CSV's file name (e.g. {path / 'manifest.csv'})")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+        raise InputError(f"--out {path}: {e.filename} is a file, not a folder, so the manifest cannot be written "
+                         "under it") from None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a manifest is as shared as any file

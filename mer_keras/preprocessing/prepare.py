@@ -42,7 +42,6 @@ from . import representations as reps
 from .cache import (
     entry_key,
     entry_path,
-    fallbacks_path,
     frames_digest,
     read_entry,
     read_info,

@@ -1,0 +1,437 @@
+"""Issue 10, bad input and faults: each case builds its broken input and runs the real CLI in a subprocess.
+
+Every error case must exit 2 with one message naming the file / row / key, print no traceback, and
+leave nothing a later run would read as valid. A few behaviours that are not errors (a fallback, a
+stale cache entry, a gap in the frame numbering, a torn fold file read back by the library) are
+checked in-process beside them. Inputs are tiny: a 3-subject SynthME corpus at 96 px and the
+native-layout fixtures.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from mer_keras.datasets import load_manifest
+from mer_keras.datasets.manifest import write_manifest
+from mer_keras.datasets.synthme import generate
+from mer_keras.errors import InputError
+from mer_keras.evaluation.results import FoldStore
+from mer_keras.preprocessing import prepare
+from mer_keras.preprocessing.face import FaceAligner
+from tests.fixtures import native_layouts as nl
+
+REPO = Path(__file__).resolve().parent.parent
+PREP = ("--size", "32", "--n-jobs", "1", "--no-progress")
+
+
+def cli(*args, cwd, timeout=120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "mer_keras", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    """3 subjects x 2 clips of SynthME at 96 px (about 1 s to generate)."""
+    return generate(tmp_path_factory.mktemp("synth") / "s", subjects=3, clips_per_subject=2, size=96,
+                    progress=False)
+
+
+@pytest.fixture
+def corpus(synth, tmp_path) -> tuple[Path, Path, pd.DataFrame]:
+    """A private copy of the corpus (cases damage it) and its manifest CSV."""
+    root = Path(shutil.copytree(synth, tmp_path / "corpus"))
+    df = load_manifest("synthme", root)
+    df.attrs.clear()
+    csv = write_manifest(df, tmp_path / "m.csv")
+    return root, csv, df
+
+
+def one_row(corpus, tmp_path, **changes) -> Path:
+    """The first manifest row alone (with ``changes``), as a CSV: prepare cases touch one clip only."""
+    _, _, df = corpus
+    row = df.iloc[[0]].copy()
+    for k, v in changes.items():
+        row[k] = v
+    return write_manifest(row, tmp_path / "one.csv")
+
+
+def frame_of(df, i=0, which="apex") -> Path:
+    row = df.iloc[i]
+    return Path(row["frames_dir"]) / str(row["frame_files"]).split("|")[int(row[f"{which}_idx"])]
+
+
+def npz_count(folder: Path) -> int:
+    return len(list(folder.rglob("*.npz"))) if folder.exists() else 0
+
+
+# --- the table ----------------------------------------------------------------------------------------
+
+@dataclass
+class Case:
+    """``build(tmp_path, corpus)`` damages the input and returns (CLI args, a check that nothing valid
+    was written); the message must match ``expect`` (a regex) and name ``names`` (filled from the build)."""
+
+    build: Callable
+    expect: str
+
+
+def truncated_jpeg_validate(tmp, corpus):
+    _, csv, df = corpus
+    bad = frame_of(df)
+    bad.write_bytes(bad.read_bytes()[:700])  # a copy cut short
+    return ["manifest", "--validate", csv, "--check-frames"], [bad.name], lambda: None
+
+
+def truncated_jpeg_prepare(tmp, corpus):
+    _, _, df = corpus
+    bad = frame_of(df)
+    bad.write_bytes(bad.read_bytes()[:700])
+    cache = tmp / "cache"
+    return (["prepare", "--manifest", one_row(corpus, tmp), "--representation", "flow", "--cache", cache, *PREP],
+            [bad.name], lambda: npz_count(cache) == 0)
+
+
+def corrupt_jpeg_prepare(tmp, corpus):
+    _, _, df = corpus
+    bad = frame_of(df)
+    data = bytearray(bad.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 60] = bytes(b ^ 0x55 for b in data[len(data) // 2: len(data) // 2 + 60])
+    bad.write_bytes(bytes(data))  # decodes to a picture, but libjpeg warns "Corrupt JPEG data"
+    cache = tmp / "cache"
+    return (["prepare", "--manifest", one_row(corpus, tmp), "--representation", "flow", "--cache", cache, *PREP],
+            [bad.name, "damaged"], lambda: npz_count(cache) == 0)
+
+
+def empty_sheet_megc(tmp, corpus):  # default protocol megc2019: used to crash with KeyError: 'emotion'
+    root = tmp / "c2"
+    nl.write_casme2(root)
+    nl.write_sheet(root / "CASME2-coding-20140508.xlsx", nl.CASME2_COLUMNS, [])
+    out = tmp / "out.csv"
+    return ["manifest", "casme2", "--root", root, "--out", out], [], lambda: not out.exists()
+
+
+def empty_sheet_all(tmp, corpus):  # other protocols wrote an empty manifest with exit 0
+    root = tmp / "c2"
+    nl.write_casme2(root)
+    nl.write_sheet(root / "CASME2-coding-20140508.xlsx", nl.CASME2_COLUMNS, [])
+    out = tmp / "out.csv"
+    return (["manifest", "casme2", "--root", root, "--protocol", "all", "--keep-going", "--out", out], [],
+            lambda: not out.exists())
+
+
+def every_clip_folder_missing(tmp, corpus):
+    root = tmp / "c2"
+    nl.write_casme2(root)
+    out = tmp / "out.csv"
+    return (["manifest", "casme2", "--root", root, "--frames", tmp / "elsewhere", "--out", out, "--keep-going"],
+            ["EP02_01f", "clip folder does not exist"], lambda: not out.exists())
+
+
+def empty_label_cell(tmp, corpus):
+    _, _, df = corpus
+    broken = df.copy()
+    broken["label"] = broken["label"].astype(object)
+    broken.loc[2, "label"] = None
+    csv = write_manifest(broken, tmp / "m.csv")
+    return ["manifest", "--validate", csv], [r"line 4 \(", "m.csv"], lambda: None
+
+
+def empty_onset_idx_cell(tmp, corpus):
+    _, _, df = corpus
+    broken = df.copy()
+    broken["onset_idx"] = broken["onset_idx"].astype(object)
+    broken.loc[1, "onset_idx"] = None
+    csv = write_manifest(broken, tmp / "m.csv")
+    return ["manifest", "--validate", csv], [r"line 3 \(", "onset_idx"], lambda: None
+
+
+def onset_after_offset(tmp, corpus):
+    _, _, df = corpus
+    broken = df.copy()
+    broken.loc[0, "onset"] = broken.loc[0, "offset"] + 5
+    csv = write_manifest(broken, tmp / "m.csv")
+    return ["manifest", "--validate", csv], [r"line 2 \(", r"onset \d+ is after offset \d+"], lambda: None
+
+
+def apex_is_onset(tmp, corpus):  # one or two frames (or a wrong apex) give onset = apex: zero flow
+    cache = tmp / "cache"
+    csv = one_row(corpus, tmp, apex_idx=0, apex=corpus[2].iloc[0]["onset"])
+    return (["prepare", "--manifest", csv, "--representation", "flow", "--cache", cache, *PREP],
+            ["apex is the onset frame"], lambda: npz_count(cache) == 0)
+
+
+def dangling_frame_link(tmp, corpus):
+    root, _, df = corpus
+    folder = Path(df.iloc[0]["frames_dir"])
+    victim = frame_of(df, 0, "onset").with_name("img1000.jpg")
+    victim.symlink_to(folder / "gone.jpg")
+    out = tmp / "out.csv"
+    return ["manifest", "synthme", "--root", root, "--out", out], ["img1000.jpg", "symbolic link"], \
+        lambda: not out.exists()
+
+
+def missing_frames_dir(tmp, corpus):
+    cache = tmp / "cache"
+    csv = one_row(corpus, tmp, frames_dir=str(tmp / "moved"))
+    return (["prepare", "--manifest", csv, "--representation", "flow", "--cache", cache, *PREP],
+            [f"frames folder {tmp / 'moved'} does not exist"], lambda: npz_count(cache) == 0)
+
+
+def missing_manifest(tmp, corpus):
+    return (["prepare", "--manifest", tmp / "nope.csv", "--representation", "flow", "--cache", tmp / "c"],
+            ["nope.csv does not exist"], lambda: not (tmp / "c").exists())
+
+
+def cache_is_a_file(tmp, corpus):  # found before any work (a read-only cache likewise: root ignores modes)
+    cache = tmp / "cache"
+    cache.write_text("not a folder")
+    return (["prepare", "--manifest", corpus[1], "--representation", "flow", "--cache", cache, *PREP],
+            [str(cache), "must be a folder"], lambda: cache.read_text() == "not a folder")
+
+
+def out_is_a_folder(tmp, corpus):  # used to leave DIR.tmp behind
+    (tmp / "dir").mkdir()
+    return (["manifest", "synthme", "--root", corpus[0], "--out", tmp / "dir"], ["dir is a folder"],
+            lambda: not list(tmp.glob("*tmp*")) and not any((tmp / "dir").iterdir()))
+
+
+def out_under_a_file(tmp, corpus):
+    (tmp / "f").write_text("x")
+    return (["manifest", "synthme", "--root", corpus[0], "--out", tmp / "f" / "m.csv"],
+            [f"{tmp / 'f'} is a file, not a folder"], lambda: (tmp / "f").read_text() == "x")
+
+
+def root_missing(tmp, corpus):  # was "no CASME II coding sheet found"
+    out = tmp / "out.csv"
+    return (["manifest", "casme2", "--root", tmp / "CASME2", "--out", out],
+            [f"casme2 folder {tmp / 'CASME2'} does not exist"], lambda: not out.exists())
+
+
+def renamed_column(tmp, corpus):  # named all six columns' spellings, not the missing one
+    cols = list(nl.CASME2_COLUMNS)
+    cols[cols.index("ApexFrame")] = "PeakFrame"
+    nl.write_casme2(tmp / "c2", columns=cols)
+    out = tmp / "out.csv"
+    return (["manifest", "casme2", "--root", tmp / "c2", "--out", out],
+            ["has no column for 'apex'", "PeakFrame", "CASME2-coding-20140508.xlsx"], lambda: not out.exists())
+
+
+def text_named_xlsx(tmp, corpus):
+    nl.write_casme2(tmp / "c2")
+    (tmp / "c2" / "CASME2-coding-20140508.xlsx").write_text("Subject,Filename\n01,EP02_01f\n")
+    out = tmp / "out.csv"
+    return (["manifest", "casme2", "--root", tmp / "c2", "--out", out],
+            [r"CASME2-coding-20140508\.xlsx cannot be read as a \.xlsx workbook"], lambda: not out.exists())
+
+
+def mask_typo(tmp, corpus):
+    cache = tmp / "cache"
+    return (["prepare", "--manifest", one_row(corpus, tmp), "--representation", "flow", "--cache", cache,
+             "--masks", "eyes,nosee", *PREP], [r"unknown mask\(s\) \['nosee'\]"], lambda: npz_count(cache) == 0)
+
+
+def no_face_hint(tmp, corpus):  # the hint spells the CLI flag, not Python
+    _, _, df = corpus
+    for name in str(df.iloc[0]["frame_files"]).split("|"):
+        cv2.imwrite(str(Path(df.iloc[0]["frames_dir"]) / name), np.full((96, 96, 3), 90, np.uint8))
+    cache = tmp / "cache"
+    return (["prepare", "--manifest", one_row(corpus, tmp), "--representation", "flow", "--cache", cache, *PREP],
+            ["no frontal face", "--on-no-face previous or center"], lambda: npz_count(cache) == 0)
+
+
+CASES = {
+    "1 truncated jpeg, manifest --validate --check-frames": Case(truncated_jpeg_validate, "is truncated"),
+    "1 truncated jpeg, prepare": Case(truncated_jpeg_prepare, "is truncated"),
+    "1 corrupt jpeg (decoder warning), prepare": Case(corrupt_jpeg_prepare, "Corrupt JPEG data"),
+    "4 apex = onset, prepare flow": Case(apex_is_onset, "no motion"),
+    "4 dangling frame symlink, manifest": Case(dangling_frame_link, "missing"),
+    "7 header-only sheet, megc2019": Case(empty_sheet_megc, "no clip survived .the annotation lists no clip."),
+    "7 header-only sheet, protocol all": Case(empty_sheet_all, "no clip survived"),
+    "7 every clip folder missing": Case(every_clip_folder_missing, "no clip survived: 6 problem"),
+    "8 empty label cell": Case(empty_label_cell, r"1 problem\(s\).*label nan is not a class index"),
+    "8 empty onset_idx cell": Case(empty_onset_idx_cell, "onset_idx must be an integer position"),
+    "9 missing manifest": Case(missing_manifest, "mer-keras: error: manifest"),
+    "9 cache is a file": Case(cache_is_a_file, "mer-keras: error: cache"),
+    "9 --out is a folder": Case(out_is_a_folder, "mer-keras: error: --out"),
+    "9 --out under a file": Case(out_under_a_file, "mer-keras: error: "),
+    "10 root missing": Case(root_missing, "does not exist"),
+    "10 renamed column": Case(renamed_column, "accepted spellings"),
+    "10 text file named .xlsx": Case(text_named_xlsx, "is it really a spreadsheet"),
+    "10 onset after offset": Case(onset_after_offset, "is after offset"),
+    "10 missing frames_dir in prepare": Case(missing_frames_dir, "cannot be read"),
+    "10 mask typo": Case(mask_typo, "expected a comma-separated list of eyes, static, nose"),
+    "10 no-face hint spells the flag": Case(no_face_hint, "preprocess.on_no_face"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_exits_2_with_a_named_message(name, corpus, tmp_path):
+    case = CASES[name]
+    args, names, nothing_valid_written = case.build(tmp_path, corpus)
+    proc = cli(*args, cwd=tmp_path)
+    err = proc.stderr
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, err)
+    assert "Traceback" not in err, err
+    assert re.search(case.expect, err, re.DOTALL), err
+    for part in names:  # a name with a backslash or a parenthesis is a regex, else plain text
+        assert re.search(part, err) if "\\" in part or "(" in part else part in err, (part, err)
+    assert nothing_valid_written() in (None, True), f"{name}: something a later run would read was written"
+
+
+def test_debug_shows_the_traceback_and_flags_go_anywhere(tmp_path):
+    quiet = cli("manifest", "--validate", tmp_path / "absent.csv", cwd=tmp_path)
+    debug = cli("manifest", "--validate", tmp_path / "absent.csv", "--debug", cwd=tmp_path)
+    assert quiet.returncode == debug.returncode == 2
+    assert "Traceback" not in quiet.stderr and "Traceback (most recent call last)" in debug.stderr
+    assert f"mer-keras: error: manifest {tmp_path / 'absent.csv'} does not exist" in debug.stderr
+
+
+# --- not errors, but never silent -----------------------------------------------------------------------
+
+def test_frame_gap_and_apex_at_onset_are_logged(corpus, tmp_path):
+    root, _, df = corpus
+    gap = Path(df.iloc[0]["frames_dir"]) / str(df.iloc[0]["frame_files"]).split("|")[2]
+    gap.unlink()
+    proc = cli("manifest", "synthme", "--root", root, "--out", tmp_path / "m2.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    number = int("".join(c for c in gap.stem if c.isdigit()))
+    assert f"{df.iloc[0]['subject']}/{df.iloc[0]['clip']}" in proc.stderr
+    assert "1 frame number(s) missing between onset" in proc.stderr and f"({number})" in proc.stderr
+    quiet = cli("--quiet", "manifest", "synthme", "--root", root, "--out", tmp_path / "m3.csv", cwd=tmp_path)
+    assert "missing between" in quiet.stderr  # a warning survives --quiet
+
+
+def test_fallbacks_are_exposed_logged_and_kept_in_the_cache(corpus, tmp_path, caplog):
+    _, _, df = corpus
+    row = df.iloc[[0]].copy()
+    for name in str(row.iloc[0]["frame_files"]).split("|"):
+        cv2.imwrite(str(Path(row.iloc[0]["frames_dir"]) / name), np.full((96, 96, 3), 90, np.uint8))
+    with caplog.at_level(logging.WARNING, logger="mer_keras"):
+        res = prepare(row, "flow", tmp_path / "c", n_jobs=1, progress=False, size=32, on_no_face="center")
+    onset = int(row.iloc[0]["onset_idx"])
+    [record] = res.fallback_records
+    assert (record["clip"], record["frame"], record["kind"]) == (row.iloc[0]["clip"], onset, "center")
+    assert record["frame_file"] == str(row.iloc[0]["frame_files"]).split("|")[onset]
+    assert any("fallback (center)" in m and record["clip"] in m for m in caplog.messages)
+    assert len(list((tmp_path / "c").rglob("*.fallbacks.json"))) == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mer_keras"):
+        again = prepare(row, "flow", tmp_path / "c", n_jobs=1, progress=False, size=32, on_no_face="center")
+    assert again.reused == 1 and again.fallback_records == res.fallback_records  # reused rows report theirs
+    assert any("fallback (center)" in m for m in caplog.messages)
+
+
+def test_verify_cache_recomputes_a_frame_changed_in_place(corpus, tmp_path):
+    _, _, df = corpus
+    row = df.iloc[[0]]
+    first = prepare(row, "flow", tmp_path / "c", n_jobs=1, progress=False, size=32)
+    apex = frame_of(df)
+    st = apex.stat()
+    image = cv2.imread(str(apex))
+    data = apex.read_bytes()
+    altered = bytearray(data)
+    altered[-40] ^= 0x01  # same size, same modification time, other content
+    apex.write_bytes(bytes(altered))
+    os.utime(apex, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert cv2.imread(str(apex)) is not None and image is not None
+    assert prepare(row, "flow", tmp_path / "c", n_jobs=1, progress=False, size=32).reused == 1  # documented
+    checked = prepare(row, "flow", tmp_path / "c", n_jobs=1, progress=False, size=32, verify_cache=True)
+    assert (checked.computed, first.computed) == (1, 1)
+    assert prepare(row, "flow", tmp_path / "c", n_jobs=1, progress=False, size=32, verify_cache=True).reused == 1
+
+
+def test_mask_names_as_one_string_are_names_not_letters():
+    assert FaceAligner(32, masks="eyes").masks == ("eyes",)
+    assert FaceAligner(32, masks="eyes,static").masks == ("eyes", "static")
+
+
+def test_a_torn_or_foreign_fold_file_is_refused_by_name(tmp_path):
+    store = FoldStore(tmp_path, "main")
+    fold = pd.DataFrame({"dataset": "d", "subject": "d/s1", "clip": ["a", "b", "c"], "y_true": [0, 1, 2],
+                         "y_pred": [0, 1, 1]})
+    path = store.save("d/s1", fold)
+    whole = path.read_text()
+    path.write_text("\n".join(whole.splitlines()[:-1]) + "\n")  # the last row lost
+    for read in (store.load_all, lambda: store.load("d/s1")):
+        with pytest.raises(InputError, match=r"d__s1\.csv is torn .*2 row\(s\) now, 3 written"):
+            read()
+    path.write_text(whole)
+    clips = fold[["dataset", "subject", "clip"]].to_numpy()
+    assert len(store.load("d/s1", clips)) == 3 and len(store.load_all()) == 3
+    path.write_text(whole.replace("1,1\n", "1,2\n"))  # same rows, edited
+    with pytest.raises(InputError, match=r"d__s1\.csv is torn or was changed"):
+        store.load_all()
+    other = FoldStore(tmp_path / "other", "main")
+    other.save("d/s1", fold.assign(clip=["x", "y", "z"]))
+    shutil.copy(other.path_for("d/s1"), path)  # a fold of another run, with its own checksum
+    shutil.copy(other.check_path_for("d/s1"), store.check_path_for("d/s1"))
+    with pytest.raises(InputError, match=r"d__s1\.csv does not hold exactly the 3 clips of subject d/s1"):
+        store.load("d/s1", clips)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_sigkill_of_prepare_leaves_no_worker_behind(corpus, tmp_path):
+    _, csv, _ = corpus
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "mer_keras", "prepare", "--manifest", csv, "--representation",
+                             "rrs", "--cache", tmp_path / "c", "--size", "64", "--n-jobs", "2", "--no-progress"],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: set[int] = set()
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        children = _descendants(proc.pid)
+        if len(children) >= 3:  # two workers and the resource tracker
+            break
+        time.sleep(0.1)
+    if proc.poll() is not None:
+        pytest.skip("prepare finished before its workers could be seen")
+    time.sleep(1.0)  # let the workers pick up rows
+    children = _descendants(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and any(_alive(p) for p in children):
+        time.sleep(0.2)
+    left = [p for p in children if _alive(p)]
+    for p in left:  # do not leave them running if the test fails
+        os.kill(p, signal.SIGKILL)
+    assert children and not left, f"left running after SIGKILL of prepare: {left}"
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {c for c, p in parents.items() if p in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
