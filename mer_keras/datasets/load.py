@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import InputError, InputNotFoundError
+from ..errors import ConfigError, InputError, InputNotFoundError
 from .labels import IMAGE_PROTOCOLS
 from .manifest import ManifestError, Problem, missing_numbers, select_protocol, validate
 from .reading import SKIPPED_COLUMNS, check_on_error
@@ -85,10 +85,10 @@ def load_manifest(dataset, root=None, protocol=None, megc_gt=None, on_error="rai
     check_root(root, spec.key)
     protocol = protocol or spec.default_protocol
     if protocol == "megc2019" and spec.key not in MEGC2019_DATASETS:
-        raise ValueError(f"protocol megc2019 applies to {MEGC2019_DATASETS} only, not {spec.key}; "
+        raise ConfigError(f"protocol megc2019 applies to {MEGC2019_DATASETS} only, not {spec.key}; "
                          "use three-class")
     if megc_gt is not None and protocol != "megc2019":
-        raise ValueError("megc_gt is only used with protocol='megc2019'")
+        raise ConfigError("--megc-gt (megc_gt) is only used with protocol megc2019")
     rows = spec.read(root, on_error="report", **kwargs) if spec.reports else spec.read(root, **kwargs)
     problems = list(rows.attrs.get("problems", []))
     skipped = list(rows.attrs.get("skipped", []))

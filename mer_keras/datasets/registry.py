@@ -4,6 +4,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
+from ..errors import ConfigError
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -65,6 +67,6 @@ def get(dataset: str) -> DatasetSpec:
     key = str(dataset).strip().lower()
     key = ALIASES.get(key, key)
     if key not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(DATASETS)} "
+        raise ConfigError(f"unknown dataset {dataset!r}; expected one of {sorted(DATASETS)} "
                          f"(aliases {sorted(ALIASES)})")
     return DATASETS[key]
