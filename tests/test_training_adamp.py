@@ -92,7 +92,10 @@ def test_projection_changes_the_step_and_biases_are_never_projected():
     a, b = keras.Variable(w, dtype="float64"), keras.Variable(w, dtype="float64")
     for opt, var in ((adam_like, a), (projected, b)):
         opt.apply([keras.ops.convert_to_tensor(grad)], [var])
-    radial = lambda v: np.abs((w * (keras.ops.convert_to_numpy(v) - w)).sum(0))  # noqa: E731
+
+    def radial(v):
+        return np.abs((w * (keras.ops.convert_to_numpy(v) - w)).sum(0))
+
     assert np.all(radial(a) > 1e-3)  # Adam's step has a radial part (it changes the weight norm to first order)
     assert np.all(radial(b) < 1e-6)  # AdamP's step is tangent to every output channel
     bias = keras.Variable(np.ones(3), dtype="float64")

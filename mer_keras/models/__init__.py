@@ -9,7 +9,7 @@ _EXPORTS = {
     "build": "registry", "list_models": "registry", "MODELS": "registry", "models_table": "registry",
     "ShuffleNetV2": "shufflenet_v2", "MobileViT": "mobilevit",
     "MobileNetV2": "baselines", "ResNet18": "baselines", "ResNet50": "baselines", "ViTTiny": "baselines",
-    "DeiT": "baselines", "LAMResNet": "lam_resnet",
+    "DeiT": "baselines", "LAMResNet": "lam_resnet", "CropNet": "cropnet",
     "load_pretrained": "weights", "LoadReport": "weights",
     "embedding_model": "embedding",
     "freeze_backbone": "freezing", "GradualUnfreezing": "freezing", "unfreeze_schedule": "freezing",

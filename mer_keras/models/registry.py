@@ -15,10 +15,10 @@ class ModelSpec:
     description: str
 
     def resolve(self):
-        from . import baselines, lam_resnet, mobilevit, shufflenet_v2
+        from . import baselines, cropnet, lam_resnet, mobilevit, shufflenet_v2
 
         module_name, attr = self.builder.split(".")
-        module = {"baselines": baselines, "lam_resnet": lam_resnet, "mobilevit": mobilevit,
+        module = {"baselines": baselines, "cropnet": cropnet, "lam_resnet": lam_resnet, "mobilevit": mobilevit,
                   "shufflenet_v2": shufflenet_v2}[module_name]
         return getattr(module, attr)
 
@@ -48,6 +48,9 @@ MODELS = {
                                      "ResNet18 + LAM at one scale, stage 4 (our pick; paper 002 ablation)"),
     "lam_resnet34": ModelSpec("lam_resnet.LAMResNet", {"depth": 34}, (224, 224, 3),
                               "ResNet34 + LAM in every block of the 4 stages (paper 002)"),
+    # paper 003: ten CGPO crops of 160 through one ReXNet-1.3x (choices in cropnet's docstring)
+    "cropnet": ModelSpec("cropnet.CropNet", {}, (320, 320, 3),
+                         "CGPO (10 crops) + shared ReXNet-1.3x + position embeddings (paper 003)"),
 }
 
 
