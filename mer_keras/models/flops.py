@@ -3,6 +3,38 @@ from __future__ import annotations
 
 import numpy as np
 
+_3D_OPS_REGISTERED = False
+
+
+def _register_3d_statistics():
+    """TensorFlow's profiler counts Conv3D but not 3-D transposed convolutions or 3-D pooling (paper 001's
+    network uses both): register their FLOPs once, counted as TF counts the 2-D ones."""
+    global _3D_OPS_REGISTERED
+    if _3D_OPS_REGISTERED:
+        return
+    from tensorflow.python.framework import graph_util, ops
+
+    def transposed_conv(graph, node):
+        # Conv3DBackpropInputV2(input_sizes, filter (kt, kh, kw, C_out, C_in), input): every input element
+        # is scattered through kt * kh * kw * C_out weights, one multiply-add each
+        kernel = graph_util.tensor_shape_from_node_def_name(graph, node.input[1])
+        source = graph_util.tensor_shape_from_node_def_name(graph, node.input[2])
+        kernel.assert_is_fully_defined()
+        source.assert_is_fully_defined()
+        return ops.OpStats("flops", 2 * source.num_elements() * kernel.num_elements() // kernel.dims[-1].value)
+
+    def pool(graph, node):
+        out = graph_util.tensor_shape_from_node_def_name(graph, node.name)
+        out.assert_is_fully_defined()
+        return ops.OpStats("flops", int(np.prod(node.attr["ksize"].list.i)) * out.num_elements())
+
+    for op_type, statistic in (("Conv3DBackpropInputV2", transposed_conv), ("MaxPool3D", pool), ("AvgPool3D", pool)):
+        try:
+            ops.RegisterStatistics(op_type, "flops")(statistic)
+        except KeyError:  # TensorFlow already has one
+            pass
+    _3D_OPS_REGISTERED = True
+
 
 def count_flops(model) -> int:
     """Float operations of one forward pass of ``model`` on a single input of its static shape."""
@@ -11,6 +43,7 @@ def count_flops(model) -> int:
         convert_variables_to_constants_v2,
     )
 
+    _register_3d_statistics()
     shape = model.inputs[0].shape
     if any(s is None for s in shape[1:]):
         raise ValueError(f"count_flops needs a static input shape, got {shape}")

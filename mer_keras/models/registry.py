@@ -15,11 +15,18 @@ class ModelSpec:
     description: str
 
     def resolve(self):
-        from . import baselines, cropnet, lam_resnet, mobilevit, shufflenet_v2
+        from . import (
+            baselines,
+            cropnet,
+            lam_resnet,
+            mobilevit,
+            msresnet3d,
+            shufflenet_v2,
+        )
 
         module_name, attr = self.builder.split(".")
         module = {"baselines": baselines, "cropnet": cropnet, "lam_resnet": lam_resnet, "mobilevit": mobilevit,
-                  "shufflenet_v2": shufflenet_v2}[module_name]
+                  "msresnet3d": msresnet3d, "shufflenet_v2": shufflenet_v2}[module_name]
         return getattr(module, attr)
 
 
@@ -51,6 +58,9 @@ MODELS = {
     # paper 003: ten CGPO crops of 160 through one ReXNet-1.3x (choices in cropnet's docstring)
     "cropnet": ModelSpec("cropnet.CropNet", {}, (320, 320, 3),
                          "CGPO (10 crops) + shared ReXNet-1.3x + position embeddings (paper 003)"),
+    # paper 001: 16 flow frames (u, v) of 134 x 134; ResNet-34 layout (the text's "ResNet50", see msresnet3d)
+    "msresnet3d": ModelSpec("msresnet3d.MultiScaleResNet3D", {}, (16, 134, 134, 2),
+                            "3D ResNet-34 layout + ST attention, RC1-3, AFFA, 4 outputs (paper 001)"),
 }
 
 
