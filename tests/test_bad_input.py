@@ -172,7 +172,7 @@ def apex_is_onset(tmp, corpus):  # one or two frames (or a wrong apex) give onse
     cache = tmp / "cache"
     csv = one_row(corpus, tmp, apex_idx=0, apex=corpus[2].iloc[0]["onset"])
     return (["prepare", "--manifest", csv, "--representation", "flow", "--cache", cache, *PREP],
-            ["apex is the onset frame"], lambda: npz_count(cache) == 0)
+            ["its apex is the onset frame", "--allow-zero-motion"], lambda: npz_count(cache) == 0)
 
 
 def dangling_frame_link(tmp, corpus):
@@ -258,7 +258,7 @@ CASES = {
     "1 truncated jpeg, manifest --validate --check-frames": Case(truncated_jpeg_validate, "is truncated"),
     "1 truncated jpeg, prepare": Case(truncated_jpeg_prepare, "is truncated"),
     "1 corrupt jpeg (decoder warning), prepare": Case(corrupt_jpeg_prepare, "Corrupt JPEG data"),
-    "4 apex = onset, prepare flow": Case(apex_is_onset, "no motion"),
+    "4 apex = onset, prepare flow": Case(apex_is_onset, "flow has no motion to show"),
     "4 dangling frame symlink, manifest": Case(dangling_frame_link, "missing"),
     "7 header-only sheet, megc2019": Case(empty_sheet_megc, "no clip survived .the annotation lists no clip."),
     "7 header-only sheet, protocol all": Case(empty_sheet_all, "no clip survived"),

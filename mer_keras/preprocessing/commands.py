@@ -39,6 +39,8 @@ def register(subparsers) -> None:
     p.add_argument("--verify-cache", action="store_true",
                    help="hash every cached row's frame files and recompute rows whose frames changed (slow: reads "
                    "every frame; by default a frame is trusted while its size and modification time are)")
+    p.add_argument("--allow-zero-motion", action="store_true",
+                   help="prepare rows whose apex (or offset) is their onset frame, whose motion is zero")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_prepare)
@@ -67,7 +69,8 @@ def run_prepare(args) -> int:
     from .prepare import prepare
 
     result = prepare(args.manifest, args.representation, args.cache, n_jobs=args.n_jobs,
-                     progress=not args.no_progress, verify_cache=args.verify_cache, **params_from_args(args))
+                     progress=not args.no_progress, verify_cache=args.verify_cache, allow_zero_motion=args.allow_zero_motion,
+                     **params_from_args(args))
     shape = result[0].shape if len(result) else ()
     print(f"{args.representation}: {len(result)} row(s), {result.computed} computed, {result.reused} reused "
           f"from {args.cache}; each {shape} float32")

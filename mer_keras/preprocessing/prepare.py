@@ -247,14 +247,28 @@ def _stale(paths, records, verify: bool) -> set[int]:
     return stale
 
 
+def zero_motion_rows(rows: pd.DataFrame, representation: str) -> list[str]:
+    """Rows whose motion would be exactly zero: the apex (flow) or offset (ARS/RRS, EVM, flow stacks) is
+    the onset frame, as a one- or two-frame clip folder or a mistyped apex gives."""
+    end = reps.MOTION_END.get(representation)
+    if end is None:
+        return []
+    same = rows[rows["onset_idx"].astype(int) == rows[f"{end}_idx"].astype(int)]
+    return [f"clip {r.subject}/{r.clip}: its {end} is the onset frame (position {int(r.onset_idx)} of "
+            f"{len(str(r.frame_files).split(FRAME_SEP))} frame(s)), so {representation} has no motion to show; "
+            f"fix its onset/{end}, leave it out, or pass --allow-zero-motion" for r in same.itertuples()]
+
+
 def prepare(manifest, representation: str, cache_dir, *, n_jobs: int = 2, progress: bool = True,
-            verify_cache: bool = False, **params) -> Prepared:
+            verify_cache: bool = False, allow_zero_motion: bool = False, **params) -> Prepared:
     """Compute (or reuse) ``representation`` for every row of ``manifest`` under ``cache_dir``.
 
     ``params`` are the representation's (see ``representations.REPRESENTATIONS``; unknown names
     are an error). ``verify_cache=True`` hashes the frame files of every cached row and recomputes
     those whose content changed (the cache key alone trusts file size and modification time; an entry
-    written before hashes were kept is recomputed). Returns a ``Prepared`` in manifest order.
+    written before hashes were kept is recomputed). A row whose motion would be zero (apex or offset
+    at the onset, ``zero_motion_rows``) is refused before any work unless ``allow_zero_motion``.
+    Returns a ``Prepared`` in manifest order.
     """
     rows = load_rows(manifest)
     p = reps.normalize_params(representation, params)
@@ -263,6 +277,11 @@ def prepare(manifest, representation: str, cache_dir, *, n_jobs: int = 2, progre
         from .precomputed import prepare_precomputed
 
         return prepare_precomputed(rows, representation, cache_dir, p)
+    still = zero_motion_rows(rows, representation)
+    if still and not allow_zero_motion:
+        raise PreprocessingError(still)
+    for message in still:
+        logger.warning("%s (allowed)", message)
     records = [r for r in rows.to_dict("records")]
     paths = [entry_path(cache_dir, representation, entry_key(r, representation, p)) for r in records]
     stale = _stale(paths, records, verify_cache)

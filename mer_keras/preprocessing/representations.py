@@ -45,6 +45,10 @@ from .residual import N_KEY, clip_bounds, key_frame_positions, residual_sum
 
 ON_NO_FACE = ("error", "previous", "center")
 
+MOTION_END = {"flow": "apex", "flow_hsv": "apex", "ars": "offset", "rrs": "offset", "evm_stack": "offset",
+              "flow_stack": "offset"}
+"""Representations of motion and the frame their motion ends on: one equal to the onset shows none."""
+
 COMMON = {
     "size": 224,
     "grayscale": False,
@@ -68,7 +72,7 @@ STACK = {"size": 134, "n_frames": 16, "keyframes": "uniform", "magnify": False, 
 
 
 class FrameError(InputError):
-    """A frame that cannot be read, or a clip with fewer frames than its indices (or no motion to show)."""
+    """A frame that cannot be read, or a clip with fewer frames than its indices."""
 
 
 def clip_name(row) -> str:
@@ -102,18 +106,6 @@ def _positions(row):
     on, ap, off = int(row["onset_idx"]), int(row["apex_idx"]), int(row["offset_idx"])
     if not on <= ap <= off:
         raise FrameError(f"clip {clip_name(row)}: onset/apex/offset positions {on}/{ap}/{off} are not ordered")
-    return on, ap, off
-
-
-def _motion_positions(row, what: str, need_offset: bool = False):
-    """``_positions`` for a representation of motion: an apex (or, for whole-clip ones, an offset) equal
-    to the onset would give a flow or residual of exactly zero and a confident wrong prediction."""
-    on, ap, off = _positions(row)
-    end, name = (off, "offset") if need_offset else (ap, "apex")
-    if end == on:
-        raise FrameError(f"clip {clip_name(row)}: {name} is the onset frame (position {on} of "
-                         f"{len(frame_paths(row))} frame(s)), so {what} has no motion to show; fix the onset/"
-                         f"{name} of this clip (or leave it out of the manifest)")
     return on, ap, off
 
 
@@ -223,7 +215,7 @@ def _encode(flow: np.ndarray, p: dict, mask: np.ndarray, hsv: bool = False) -> n
 
 
 def rep_flow(row, p, given=None, hsv=False):
-    on, ap, _ = _motion_positions(row, "the onset->apex flow")
+    on, ap, _ = _positions(row)
     frames = read_frames(row, [on, ap])
     al = Alignment(row, frames, p, given)
     return _encode(_flow_between(al, frames, on, ap, p), p, al.mask, hsv), al.info()
@@ -247,7 +239,7 @@ def rep_apex(row, p, given=None):
 
 
 def _residual(row, p, given, mode):
-    on, ap, off = _motion_positions(row, "the residual sum", need_offset=True)
+    on, ap, off = _positions(row)
     start, end = clip_bounds(on, ap, off)
     keys = key_frame_positions(start, end, N_KEY)
     frames = read_frames(row, [on, start, *keys])
@@ -267,8 +259,7 @@ def rep_rrs(row, p, given=None):
 
 def _stack_frames(row, p, given, extra=0):
     """Aligned (unmasked) key frames onset..offset, optionally magnified; ``extra`` more than n_frames."""
-    on, _, off = _motion_positions(row, "the frame stack", need_offset=True) if p["magnify"] or extra \
-        else _positions(row)
+    on, _, off = _positions(row)
     span = list(range(on, off + 1))
     frames = read_frames(row, span)
     al = Alignment(row, frames, p, given)
