@@ -12,6 +12,7 @@ import pytest
 from mer_keras.models import CropNet, build, count_params
 from mer_keras.models.cropnet import rexnet_channels
 from mer_keras.models.layers.cgpo import CGPO, CropPositionEmbedding, cgpo_boxes
+from mer_keras.models.registry import MODELS
 
 SMALL = {"input_shape": (64, 64, 3), "width": 0.5, "feature_dim": 8, "classes": 5}
 
@@ -71,7 +72,7 @@ def test_rexnet_extractor_matches_the_published_sizes():
     assert [c[1] for c in rexnet_channels(1.0)[1]] == [16, 27, 38, 50, 61, 72, 84, 95, 106, 117, 128, 140, 151,
                                                         162, 174, 185]
     # CropNet minus the position embeddings and the classifier is ReXNet with its ImageNet head:
-    # published 4.8 M (1.0x) and 7.6 M (1.3x); the default (1.3x) is near the paper's "approximately 7.6M"
+    # published 4.8 M (1.0x) and 7.56 M (1.3x); the default (1.3x) is near the paper's "approximately 7.6M"
     for width, published in ((1.0, 4.80e6), (1.3, 7.56e6)):
         total = count_params(CropNet(width=width, input_shape=(64, 64, 3), classes=5))
         rexnet = total - 9 * 1000 - (10 * 1000 * 5 + 5)
@@ -118,8 +119,6 @@ def test_rejects_inputs_cgpo_cannot_halve(shape):
 def test_registered_and_built_at_the_papers_size_by_default():
     model = build("cropnet", input_shape=(64, 64, 3), classes=5, width=0.5, feature_dim=8)
     assert model.name == "cropnet" and model.output.shape == (None, 5)
-    from mer_keras.models.registry import MODELS
-
     assert MODELS["cropnet"].input_shape == (320, 320, 3)
 
 

@@ -20,10 +20,15 @@ What the text leaves open, and what we chose (arguments where it matters):
   classes (7,596,094 for 3), close to the one figure the text gives (Sec. 3.2.1: "approximately 7.6M");
   the ReXNet-1.3x part (extractor + head) is 7,557,091, ReXNet's published 7.56 M. That the authors used
   the 1.3x width is our inference from the count, not a statement of the paper. 6.97 GFLOPs at 320 px
-  (ten 160 px passes; about 1 s per image on one CPU core here); ``width`` 1.0 gives 4.8 M / 4.2 GFLOPs.
+  (ten 160 px passes; about 1.2 s per image, batch 1, on the 2-core CPU this was written on); ``width``
+  1.0 gives 4,855,878 parameters and 4.23 GFLOPs.
 - the classifier after the concatenation is one Dense layer (``predictions``).
 - BatchNorm sees the ten crops of a batch together (they are folded into the batch); TF "same" padding
   for the stride-2 depthwise convolutions (torch pads symmetrically: ported weights see a one-pixel shift).
+
+Training (Sec. 4.2, wired by the experiment, not here): label smoothing is
+``keras.losses.CategoricalCrossentropy(label_smoothing=...)`` (the paper gives no smoothing factor), the
+optimizer ``mer_keras.training.adamp.AdamP``, the augmentation ``mer_keras.preprocessing.augment_color``.
 
 ``include_top=False`` returns the concatenated, position-embedded features (B, 10 x feature_dim);
 ``pooling`` "avg" / "max" instead pools them over the ten crops (B, feature_dim).
