@@ -96,6 +96,13 @@ def test_fusion_path_chain_upsamples_the_previous_fusion_and_pairwise_the_block_
         MultiScaleResNet3D(input_shape=(134, 134, 2))
 
 
+def test_headless_pooled_features_and_the_ablation_switches():
+    bare = MultiScaleResNet3D(**TINY, include_top=False, pooling="avg", attention=False, multiscale=False)
+    assert [tuple(o.shape) for o in bare.outputs] == [(None, 32), (None, 16), (None, 8), (None, 4)]  # X5, Z4, Z3, Z2
+    assert not [layer.name for layer in bare.layers if isinstance(layer, (SpatioTemporalAttention, RC1, RC2, RC3))]
+    assert sum(isinstance(layer, AttentionalFeatureFusion) for layer in bare.layers) == 3
+
+
 def test_every_weight_learns_from_the_four_cross_entropies(tiny_model, clips):
     labels = np.array([0, 2])
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
