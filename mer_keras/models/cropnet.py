@@ -66,14 +66,15 @@ def rexnet_channels(width=1.0):
     return round(stem * width), list(zip(ins, outs, expansions, strides, ses)), int(1280 * width)
 
 
-def CropNet(width=1.3, feature_dim=1000, alpha=0.3, position_variance=0.2, se=True, se_ratio=12,
+def CropNet(width=1.3, feature_dim=1000, alpha=0.3, position_variance=0.2, se=True, se_ratio=12, cgpo=True,
             input_shape=(320, 320, 3), include_top=True, weights=None, pooling=None, classes=5,
             classifier_activation="softmax", dropout=0.2, l2=0.0, name="cropnet"):
     """CropNet (paper 003; every choice is in the module docstring).
 
     ``input_shape`` must be square with an even side (crops are half of it: 160 at the paper's 320,
     32 at 64); ``alpha`` is CGPO's overlap factor; ``position_variance`` the variance of the p_i at
-    initialisation; ``dropout`` ReXNet's before each crop's FC; ``l2`` on every kernel.
+    initialisation; ``dropout`` ReXNet's before each crop's FC; ``l2`` on every kernel. ``cgpo=False`` is
+    the paper's ablation without CGPO: the same ReXNet on the whole image, no crops, no position embeddings.
     """
     shape = validate_common(input_shape, include_top, weights, pooling, classes, dropout)
     if shape[0] != shape[1] or shape[0] % 2:
@@ -84,7 +85,10 @@ def CropNet(width=1.3, feature_dim=1000, alpha=0.3, position_variance=0.2, se=Tr
     stem, blocks, penultimate = rexnet_channels(width)
 
     inputs = keras.Input(shape, name="input")
-    crops = CGPO(alpha=alpha, name="cgpo")(inputs)
+    if cgpo:
+        crops = CGPO(alpha=alpha, name="cgpo")(inputs)
+    else:  # one "crop": the whole image
+        crops = keras.layers.Reshape((1,) + tuple(shape), name="whole_image")(inputs)
     n_crops = crops.shape[1]
     x = CropsToBatch(name="crops_to_batch")(crops)
     # shared ReXNet extractor
@@ -98,7 +102,8 @@ def CropNet(width=1.3, feature_dim=1000, alpha=0.3, position_variance=0.2, se=Tr
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     x = keras.layers.Dense(int(feature_dim), kernel_regularizer=reg, name="head_fc")(x)
     x = BatchToCrops(n_crops, name="batch_to_crops")(x)
-    x = CropPositionEmbedding(first=1, variance=position_variance, name="position_embedding")(x)
+    if n_crops > 1:
+        x = CropPositionEmbedding(first=1, variance=position_variance, name="position_embedding")(x)
     if include_top:
         x = keras.layers.Flatten(name="fusion")(x)
         x = keras.layers.Dense(classes, activation=classifier_activation, kernel_regularizer=reg,

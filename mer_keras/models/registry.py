@@ -58,6 +58,8 @@ MODELS = {
     # paper 003: ten CGPO crops of 160 through one ReXNet-1.3x (choices in cropnet's docstring)
     "cropnet": ModelSpec("cropnet.CropNet", {}, (320, 320, 3),
                          "CGPO (10 crops) + shared ReXNet-1.3x + position embeddings (paper 003)"),
+    "rexnet": ModelSpec("cropnet.CropNet", {"cgpo": False}, (320, 320, 3),
+                        "ReXNet-1.3x on the whole image: paper 003's ablation without CGPO"),
     # paper 001: 16 flow frames (u, v) of 134 x 134; ResNet-34 layout (the text's "ResNet50", see msresnet3d)
     "msresnet3d": ModelSpec("msresnet3d.MultiScaleResNet3D", {}, (16, 134, 134, 2),
                             "3D ResNet-34 layout + ST attention, RC1-3, AFFA, 4 outputs (paper 001)"),

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from ..datasets.manifest import FRAME_SEP
 from ..datasets.precomputed import is_precomputed
@@ -152,23 +152,9 @@ def _work(row: dict, representation: str, params: dict, path: str, given=None):
         return "error", f"clip {reps.clip_name(row)}: {e}" if "clip " not in str(e) else str(e)
 
 
-class _Bar:
-    """Plain stderr progress bar (no dependency)."""
-
-    def __init__(self, total: int, label: str, enabled: bool):
-        self.total, self.label, self.enabled, self.done, self.t0 = total, label, enabled and total > 0, 0, time.time()
-
-    def step(self):
-        self.done += 1
-        if self.enabled:
-            filled = int(30 * self.done / self.total)
-            sys.stderr.write(
-                f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} "
-                f"{time.time() - self.t0:.1f}s"
-            )
-            if self.done == self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
+def _bar(total: int, label: str, enabled: bool):
+    """One progress display for the rows computed now (tqdm: drawn on a terminal, silent in a log file)."""
+    return tqdm(total=total, desc=label, unit="row", disable=None if enabled and total else True, leave=False)
 
 
 def _run(jobs, representation, params, n_jobs, bar):
@@ -177,7 +163,7 @@ def _run(jobs, representation, params, n_jobs, bar):
     if n_jobs <= 1 or len(jobs) <= 1:
         for i, row, path in jobs:
             results[i] = _work(row, representation, params, path)
-            bar.step()
+            bar.update(1)
         return results
     with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=get_context("spawn"),
                              initializer=_init_worker, initargs=(os.getpid(),)) as pool:
@@ -185,7 +171,7 @@ def _run(jobs, representation, params, n_jobs, bar):
         try:
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
-                bar.step()
+                bar.update(1)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -289,8 +275,8 @@ def prepare(manifest, representation: str, cache_dir, *, n_jobs: int = 2, progre
         logger.warning("cache entry of %s/%s is stale (a frame's content changed since it was written): "
                        "recomputing", records[i]["subject"], records[i]["clip"])
     todo = [(i, records[i], str(paths[i])) for i in range(len(records)) if i in stale or not paths[i].is_file()]
-    bar = _Bar(len(todo), f"prepare {representation}", progress)
-    results = _run(todo, representation, p, n_jobs, bar)
+    with _bar(len(todo), f"prepare {representation}", progress) as bar:
+        results = _run(todo, representation, p, n_jobs, bar)
     failures = [msg for _, (status, msg) in sorted(results.items()) if status == "error"]
     faceless = [i for i, (status, _) in sorted(results.items()) if status == "no_face"]
     if faceless:

@@ -241,7 +241,7 @@ def rep_apex(row, p, given=None):
 def _residual(row, p, given, mode):
     on, ap, off = _positions(row)
     start, end = clip_bounds(on, ap, off)
-    keys = key_frame_positions(start, end, N_KEY)
+    keys = key_frame_positions(start, end, p["n_key"])
     frames = read_frames(row, [on, start, *keys])
     al = Alignment(row, frames, p, given)
     aligned = {k: al.aligned(frames[k], k) for k in {start, *keys}}
@@ -306,8 +306,8 @@ REPRESENTATIONS = {
     "flow": (rep_flow, {**COMMON, **FLOW}),
     "flow_hsv": (rep_flow_hsv, {**COMMON, **FLOW}),
     "apex": (rep_apex, {**COMMON, "align_on": "apex"}),
-    "ars": (rep_ars, dict(COMMON)),
-    "rrs": (rep_rrs, dict(COMMON)),
+    "ars": (rep_ars, {**COMMON, "n_key": N_KEY}),  # Nkey key frames (paper 003, Fig. 5 sweeps it)
+    "rrs": (rep_rrs, {**COMMON, "n_key": N_KEY}),
     "frame_stack": (rep_frame_stack, {**COMMON, **STACK}),
     "evm_stack": (rep_evm_stack, {**COMMON, **STACK, "magnify": True}),
     "flow_stack": (rep_flow_stack, {**COMMON, **FLOW, **STACK, "magnify": True}),

@@ -182,6 +182,7 @@ class PreprocessConfig:
     levels: int = setting(4, Number(int, 1, 8), "EVM pyramid levels")
     pyramid: str = setting("laplacian", Options("laplacian", "gaussian"), "EVM pyramid")
     lambda_c: float = setting(16.0, POSITIVE, "EVM spatial wavelength cut-off")
+    n_key: int = setting(5, Number(int, 2, 64), "key frames of the ARS / RRS residual sums (paper 003's Nkey)")
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,8 @@ class NetworkConfig:
     leaky_slope: float = setting(0.1, PROBABILITY, "negative slope of LeakyReLU")
     dropout: float = setting(0.5, Number(float, 0.0, 0.95), "dropout before the classifier")
     l2: float = setting(0.0, Number(float, 0.0), "L2 factor on convolution and dense kernels")
+    width: float | None = setting(None, Number(float, 0, low_open=True, none=True),
+                                  "width multiplier or base channels of builders that take one (none: their own)")
 
 
 @dataclass(frozen=True)
@@ -242,6 +245,7 @@ class FinetuneConfig:
                               "weights kept; 'best_test_accuracy' looks at the held-out subject (LEAKY)")
     max_shift: int = setting(0, Number(int, 0), "random shift augmentation, pixels")
     p_flip: float = setting(0.0, PROBABILITY, "horizontal-flip augmentation probability")
+    color_jitter: bool = setting(False, Flag(), "paper 003's colour jitter, grayscale, flip and rotation")
     grid_search: bool = setting(False, Flag(), "choose grid values inside the training fold (paper 004)")
     grid: dict = setting({}, Mapping({"batch_size": ListOf(Number(int, 1), min_len=1),
                                       "learning_rate": ListOf(POSITIVE, min_len=1),

@@ -69,12 +69,8 @@ def prepared(manifest, pre: PreprocessConfig, cache: Path, **run):
     """(arrays, fallbacks) of every manifest row under ``pre``, from the cache under ``cache``; ``run`` says
     how to run it (``n_jobs``, ``progress``), which never changes the arrays."""
     result = prepare(manifest, pre.representation, Path(cache) / "prepared", **run, **prepare_params(pre))
-    fallbacks = result.fallbacks
-    notes = [] if fallbacks is None or not len(fallbacks) else \
-        fallbacks[["dataset", "subject", "clip", "fallback"]].astype(str).to_dict("records")
-    for note in notes:
-        logger.warning("face fallback in %s/%s: %s", note["subject"], note["clip"], note["fallback"])
-    return result.stack(), notes
+    return result.stack(), [{k: (v if isinstance(v, (int, float, type(None))) else str(v)) for k, v in r.items()}
+                            for r in result.fallback_records]
 
 
 def fingerprint(obj) -> str:

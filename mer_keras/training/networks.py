@@ -49,9 +49,9 @@ def builder_kwargs(model: str, network: NetworkConfig) -> dict:
     params = inspect.signature(MODELS[model].resolve()).parameters
     defaults = NetworkConfig()
     out = {}
-    for key in ("activation", "dropout", "l2", "leaky_slope"):
+    for key in ("activation", "dropout", "l2", "leaky_slope", "width"):
         value = getattr(network, key)
-        if key == "activation" and value is None:  # the builder's own (ReLU, or Swish for MobileViT)
+        if key in ("activation", "width") and value is None:  # the builder's own
             continue
         if key in params:
             out[key] = value

@@ -257,7 +257,7 @@ def predict_rows(rows: pd.DataFrame, export: Export, cache=None, *, allow_zero_m
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         x, _ = prepared(rows, preprocess_from_dict(export.config["preprocess"]), Path(cache or tmp),
-                        progress=progress, n_jobs=n_jobs)
+                        progress=progress, n_jobs=n_jobs, allow_zero_motion=allow_zero_motion)
         preprocess_s = time.perf_counter() - t
     expected = tuple(export.config.get("input_shape") or x.shape[1:])
     if tuple(x.shape[1:]) != expected:

@@ -139,21 +139,11 @@ def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed:
 
 
 def read_folds(store: FoldStore, rows: pd.DataFrame, folds) -> pd.DataFrame:
-    """Every fold file, each checked to hold exactly its held-out subject's clips."""
+    """Every fold file, each checked (checksum, clip ids) to hold exactly its held-out subject's clips."""
     parts = []
     for fold in folds:
-        path = store.path_for(fold.subject)
-        try:
-            df = pd.read_csv(path, dtype={"dataset": str, "subject": str, "clip": str})
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-            raise InputError(f"fold file {path} cannot be read ({e}); delete it to recompute that fold") from None
-        expected = rows.iloc[fold.test_idx][["dataset", "subject", "clip"]].astype(str)
-        got = df[["dataset", "subject", "clip"]].astype(str) if set(expected.columns) <= set(df.columns) else None
-        if got is None or sorted(map(tuple, got.to_numpy())) != sorted(map(tuple, expected.to_numpy())) \
-                or df[["y_true", "y_pred"]].isna().any().any():
-            raise InputError(f"fold file {path} does not hold exactly the {len(expected)} clips of subject "
-                             f"{fold.subject} (torn or from another run); delete it to recompute that fold")
-        parts.append(df)
+        clips = [tuple(r) for r in rows.iloc[fold.test_idx][["dataset", "subject", "clip"]].astype(str).to_numpy()]
+        parts.append(store.load(fold.subject, clips))
     return pd.concat(parts, ignore_index=True)
 
 

@@ -18,6 +18,7 @@ from sklearn.model_selection import GroupShuffleSplit
 from ..errors import ConfigError
 from ..models import GradualUnfreezing, load_pretrained
 from ..preprocessing.augment import balance_by_flipping, balance_by_random_transforms, hflip, shift
+from ..preprocessing.augment_color import augment_color
 from .config import FinetuneConfig, PretrainConfig, VariantConfig
 from .embeddings import batched_outputs
 from .fit import train_classifier
@@ -47,9 +48,12 @@ def array_kind(representation: str) -> str:
     return "flow_hsv" if representation == "flow_hsv" else "image"
 
 
-def jitter(max_shift: int, p_shift: float, p_flip: float, kind: str):
+def jitter(max_shift: int, p_shift: float, p_flip: float, kind: str, color=False):
     """Per-batch augmentation (training data only): each sample shifted by up to ``max_shift`` px with
-    probability ``p_shift`` and mirrored with probability ``p_flip``; None when it would do nothing."""
+    probability ``p_shift`` and mirrored with probability ``p_flip``, or paper 003's colour jitter, grayscale,
+    flip and rotation (``color``); None when it would do nothing."""
+    if color:
+        return augment_color
     if not (max_shift and p_shift) and not p_flip:
         return None
 
@@ -84,7 +88,8 @@ def train(model, data: TrainSet, section, *, seed, kind, callbacks=(), epoch_end
         batch_size=batch_size or section.batch_size, optimizer=section.optimizer,
         learning_rate=learning_rate or section.learning_rate, momentum=section.momentum,
         balanced=section.balanced,
-        augment=jitter(section.max_shift, getattr(section, "p_shift", 1.0), section.p_flip, kind),
+        augment=jitter(section.max_shift, getattr(section, "p_shift", 1.0), section.p_flip, kind,
+                       color=is_finetune and section.color_jitter),
         reduce_lr_on_plateau=is_finetune and section.reduce_lr_on_plateau, callbacks=callbacks, seed=seed,
         epoch_end=epoch_end, label_smoothing=section.label_smoothing if is_finetune else 0.0, progress=progress)
 
