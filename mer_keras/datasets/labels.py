@@ -55,17 +55,55 @@ def casme2_five_class(emotion: str) -> int | None:
     return CASME2_5CLASSES.index(e) if e in CASME2_5CLASSES else None
 
 
+JIN2024_SAMM_CLASSES = ("negative", "positive", "surprise", "other")
+"""Paper 001's SAMM classes (Sec. 4.1): happiness positive; anger, fear, disgust, sadness, contempt negative;
+surprise; other kept as its own class."""
+
+
+def jin2024_samm_four_class(emotion: str) -> int | None:
+    e = str(emotion).strip().lower()
+    if e in ("other", "others"):
+        return 3
+    return None if e == "repression" else three_class(e)
+
+
+CASME3_3CLASS = {"anger": 0, "disgust": 0, "fear": 0, "sad": 0, "happy": 1, "surprise": 2}
+"""CAS(ME)^3 part A, 3 classes (the sheet's own spellings): negative = anger, disgust, fear, sad; positive =
+happy; surprise; ``others`` dropped. It is the ``label_for_3`` column of HTNet's ``cas(me)3_part_A_edited.csv``
+(counted there: negative 449 = disgust 247 + fear 83 + anger 64 + sad 55, positive 54, surprise 184)."""
+CASME3_4CLASSES = ("negative", "positive", "surprise", "others")
+CASME3_4CLASS = {**CASME3_3CLASS, "others": 3}
+"""CAS(ME)^3 part A, 4 classes: the 3 classes plus ``others`` as a class of its own. As far as we know this is the
+4-class task of the CAS(ME)^3 paper's recognition baselines (Li et al., TPAMI 2022; its text is not in this
+repository, so not verified here). Class order is ours (MEGC order, others last); other code orders them
+differently (e.g. positive first), which changes indices, not results."""
+
+
+def casme3_three_class(emotion: str) -> int | None:
+    return CASME3_3CLASS.get(str(emotion).strip().lower())
+
+
+def casme3_four_class(emotion: str) -> int | None:
+    return CASME3_4CLASS.get(str(emotion).strip().lower())
+
+
 PROTOCOL_CLASSES = {
+    "casme3-3class": THREE_CLASSES,
+    "casme3-4class": CASME3_4CLASSES,
     "megc2019": THREE_CLASSES,
     "three-class": THREE_CLASSES,
     "casme2-5class": CASME2_5CLASSES,
     "liu2022-macro": THREE_CLASSES,
+    "jin2024-samm4": JIN2024_SAMM_CLASSES,
 }
 PROTOCOL_MAPPERS = {
+    "casme3-3class": casme3_three_class,
+    "casme3-4class": casme3_four_class,
     "megc2019": three_class,
     "three-class": three_class,
     "casme2-5class": casme2_five_class,
     "liu2022-macro": liu2022_three_class,
+    "jin2024-samm4": jin2024_samm_four_class,
 }
 IMAGE_PROTOCOLS = ("liu2022-macro",)
 """Protocols whose manifest holds one row per selected *image* (``datasets.liu2022_macro``), not per clip."""

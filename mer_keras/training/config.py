@@ -241,8 +241,11 @@ class FinetuneConfig:
     reduce_lr_on_plateau: bool = setting(False, Flag(), "halve the learning rate when the training loss stalls")
     gradual_unfreezing: bool = setting(False, Flag(), "unfreeze backbone stages back to front (paper 004)")
     unfreeze_every: int = setting(1, Number(int, 1), "epochs between two unfreezing steps")
-    checkpoint: str = setting("last", Options("last", "best_test_accuracy"),
-                              "weights kept; 'best_test_accuracy' looks at the held-out subject (LEAKY)")
+    checkpoint: str = setting("last", Options("last", "best_inner_val", "best_test_accuracy"),
+                              "weights kept: the last epoch; the best on a subject-grouped inner split of the "
+                              "training data (trains on the rest); 'best_test_accuracy' looks at the held-out "
+                              "subject (LEAKY)")
+    val_fraction: float = setting(0.2, Number(float, 0.05, 0.5), "share of subjects in that inner split")
     max_shift: int = setting(0, Number(int, 0), "random shift augmentation, pixels")
     p_flip: float = setting(0.0, PROBABILITY, "horizontal-flip augmentation probability")
     color_jitter: bool = setting(False, Flag(), "paper 003's colour jitter, grayscale, flip and rotation")
@@ -262,6 +265,10 @@ class HeadConfig:
                              "SVM kernels searched")
     C: tuple = setting((0.1, 1.0, 10.0), ListOf(POSITIVE, min_len=1), "SVM C values searched")
     inner_splits: int = setting(3, Number(int, 2), "subject-grouped inner splits of the SVM grid search")
+    output_rule: str = setting("mean", Options("mean", "best_inner_val", "test_loss_leaky"),
+                               "networks with several outputs (paper 001): average them, take the one best on "
+                               "the inner split (needs finetune.checkpoint = 'best_inner_val'), or per test "
+                               "clip the one with the lowest loss on its own label (the paper's rule, LEAKY)")
 
 
 SECTIONS = {"preprocess": PreprocessConfig, "pretrain": PretrainConfig, "network": NetworkConfig,
@@ -289,7 +296,7 @@ class VariantConfig:
 
     @property
     def leaky(self) -> bool:
-        return self.finetune.checkpoint in LEAKY_CHECKPOINTS
+        return self.finetune.checkpoint in LEAKY_CHECKPOINTS or self.head.output_rule == "test_loss_leaky"
 
     def pretrain_input(self) -> PreprocessConfig | None:
         """The preprocessing of the flow pre-training input, or None without flow pre-training."""

@@ -10,12 +10,17 @@ def batched_outputs(model, x, batch_size=32):
     The last batch is zero-padded to ``batch_size`` and the padding's outputs dropped: every call has the
     same shape, so TensorFlow traces the inference graph once instead of once per remainder size.
     Inference mode (BatchNorm moving statistics, no dropout) makes each sample's output independent.
+    A model with several outputs (paper 001) gives an array (outputs, N, ...).
     """
-    outs = []
+    outs, multi = [], False
     for i in range(0, len(x), batch_size):
         xb = np.asarray(x[i:i + batch_size], dtype="float32")
         n = len(xb)
         if n < batch_size:
             xb = np.concatenate([xb, np.zeros((batch_size - n,) + xb.shape[1:], "float32")])
-        outs.append(np.asarray(model.predict_on_batch(xb))[:n])
-    return np.concatenate(outs, axis=0) if outs else np.zeros((0,))
+        out = model.predict_on_batch(xb)
+        multi = isinstance(out, (list, tuple))
+        outs.append(np.stack([np.asarray(o)[:n] for o in out]) if multi else np.asarray(out)[:n])
+    if not outs:
+        return np.zeros((0,))
+    return np.concatenate(outs, axis=1 if multi else 0)

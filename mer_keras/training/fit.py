@@ -96,9 +96,11 @@ def ready_to_train(model, optimizer="adam", learning_rate=1e-3, momentum=0.9, la
             v.assign(keras.ops.zeros(v.shape, dtype=v.dtype))
         model.optimizer.learning_rate.assign(learning_rate)
         return model
+    n_outputs = len(model.outputs)  # paper 001's network has four, each with its own cross-entropy
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
     model.compile(optimizer=make_optimizer(optimizer, learning_rate, momentum),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
-                  metrics=["accuracy"])
+                  loss=loss if n_outputs == 1 else [loss] * n_outputs,
+                  metrics=["accuracy"] if n_outputs == 1 else [["accuracy"]] * n_outputs)
     # variables created now, not inside the first traced step (which would then be traced twice)
     model.optimizer.build(model.trainable_variables)
     _COMPILED_FOR[id(model)] = (model, key)
@@ -119,6 +121,7 @@ def train_classifier(model, x, y, *, num_classes, epochs, batch_size, optimizer=
     import keras
 
     ready_to_train(model, optimizer, learning_rate, momentum, label_smoothing)
+    n_outputs = len(model.outputs)
     batches = BalancedBatches(x, y, batch_size, num_classes, balanced=balanced, augment=augment, seed=seed)
     history = {"loss": [], "accuracy": [], "learning_rate": []}
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3, min_lr=1e-5)
@@ -132,7 +135,11 @@ def train_classifier(model, x, y, *, num_classes, epochs, batch_size, optimizer=
         for i in range(len(batches)):
             xb, yb = batches.batch(i)
             model.reset_metrics()
-            loss, acc = model.train_on_batch(xb, yb, return_dict=False)[:2]
+            if n_outputs > 1:
+                yb = [yb] * n_outputs
+            logs_b = model.train_on_batch(xb, yb, return_dict=True)
+            loss = logs_b["loss"]
+            acc = np.mean([v for k, v in logs_b.items() if k.endswith("accuracy")])
             losses.append(float(loss))
             accs.append(float(acc))
             weights.append(len(xb))

@@ -72,16 +72,17 @@ def run_fold(variant: VariantConfig, data: FoldData, *, seed=0, macro_weights=No
 
 def _finish(variant, data, seed, pretrained, history, timings, chosen, progress) -> FoldResult:
     t = time.perf_counter()
-    monitor = (data.x_test, data.held_out_labels) if variant.leaky else None
+    monitor = (data.x_test, data.held_out_labels) if variant.finetune.checkpoint == "best_test_accuracy" else None
     model, history["finetune"], report = finetune(
         variant, data.train, seed=seed, pretrained=pretrained, held_out_monitor=monitor,
         progress=progress and (lambda e, n, logs: progress("fine-tune", e, n, logs)))
     timings["finetune_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    head = head_for(variant).fit(variant, model, data.train, seed=seed)
+    head = head_for(variant).fit(variant, model, data.train, seed=seed, history=history["finetune"])
     timings["head_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    y_pred, scores = head.predict(data.x_test)
+    leaky_rule = variant.head.output_rule == "test_loss_leaky"  # LEAKY: the paper 001 rule reads test labels
+    y_pred, scores = head.predict(data.x_test, held_out_labels=data.held_out_labels if leaky_rule else None)
     timings["predict_s"] = time.perf_counter() - t
     timings["predict_ms_per_sample"] = 1000 * timings["predict_s"] / max(len(data.x_test), 1)
     params = head.params()

@@ -53,8 +53,8 @@ def builder_kwargs(model: str, network: NetworkConfig) -> dict:
         value = getattr(network, key)
         if key in ("activation", "width") and value is None:  # the builder's own
             continue
-        if key in params:
-            out[key] = value
+        if key in params:  # a whole-number width is a channel count for builders that take one
+            out[key] = int(value) if key == "width" and float(value).is_integer() else value
         elif value != getattr(defaults, key) and not (key == "leaky_slope" and "activation" not in params):
             raise ConfigError(f"network.{key} = {value!r}: the builder of model {model!r} does not take {key!r}")
     return out

@@ -134,10 +134,10 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
         scores = pooled_scores(preds, labels=list(range(len(classes))))
         details = fold_details(run_dir, v.name)
         reasons = [r for r, bad in ((clip_note, not comparable_clips), ("run with --set overrides", bool(overrides)),
-                                    ("leaky checkpoint rule", v.leaky), ("synthetic data", data == SYNTHME)) if bad]
+                                    ("leaky rule: " + leak_description(v), v.leaky), ("synthetic data", data == SYNTHME)) if bad]
         results_variants[v.name] = {
             "label": v.label, "model": v.model, "published": v.published, "leaky": v.leaky,
-            "description": f"checkpoint '{v.finetune.checkpoint}' chosen on the test subject" if v.leaky else "",
+            "description": leak_description(v),
             "scores": scores, "intervals": intervals_by_dataset(preds, seed, len(classes)),
             "comparable": not reasons, "not_comparable_because": reasons,
             "config": to_plain(v), "provenance": provenance(overrides, seed, deterministic),
@@ -149,7 +149,8 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
         write_megc_log(preds, run_dir / f"megc_log_{v.name}.txt")
         plot_confusion_matrix(preds["y_true"], preds["y_pred"], classes, run_dir / f"confusion_{v.name}.png",
                               title=f"{v.label} (pooled LOSO)")
-        curves = [d["history"].get("finetune", {}) for d in details]
+        curves = [{k: h[k] for k in ("loss", "accuracy", "learning_rate", "inner_val_uar") if h.get(k)}
+                  for h in (d["history"].get("finetune", {}) for d in details)]
         if curves:
             plot_training_curves(curves, run_dir / f"curves_{v.name}.png")
         if export or tsne:
@@ -206,6 +207,16 @@ def same_fold_baselines(x, x_flow, micro, classes, run_dir: Path, seed: int) -> 
         for subject, part in preds.groupby("subject"):
             store.save(subject, part)
     return entries
+
+
+def leak_description(v: VariantConfig) -> str:
+    """What a leaky variant reads of the held-out subject ('' for a clean one)."""
+    parts = []
+    if v.finetune.checkpoint == "best_test_accuracy":
+        parts.append("the checkpoint is chosen by the test subject's accuracy")
+    if v.head.output_rule == "test_loss_leaky":
+        parts.append("each test clip's output is chosen by the loss on its own label (paper 001's rule)")
+    return "; ".join(parts)
 
 
 def intervals_by_dataset(preds, seed: int, num_classes: int) -> dict:

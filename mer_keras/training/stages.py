@@ -17,6 +17,7 @@ from sklearn.model_selection import GroupShuffleSplit
 
 from ..errors import ConfigError
 from ..models import GradualUnfreezing, load_pretrained
+from ..models.msresnet3d import choose_output
 from ..preprocessing.augment import balance_by_flipping, balance_by_random_transforms, hflip, shift
 from ..preprocessing.augment_color import augment_color
 from .config import FinetuneConfig, PretrainConfig, VariantConfig
@@ -94,32 +95,45 @@ def train(model, data: TrainSet, section, *, seed, kind, callbacks=(), epoch_end
         epoch_end=epoch_end, label_smoothing=section.label_smoothing if is_finetune else 0.0, progress=progress)
 
 
-def train_keeping_best(model, data: TrainSet, section: PretrainConfig, *, seed, kind, progress=None) -> dict:
+def uar_of(scores, y) -> np.ndarray:
+    """UAR of each output ((outputs, N, C) scores) or of the single output ((N, C)), as an array."""
+    scores = scores if scores.ndim == 3 else scores[None]
+    pred = scores.argmax(-1)
+    return np.array([np.mean([np.mean(p[y == c] == c) for c in np.unique(y)]) for p in pred])
+
+
+def train_keeping_best(model, data: TrainSet, section, *, seed, kind, progress=None, callbacks=(),
+                       grow=None) -> dict:
     """``section.checkpoint``: the last epoch, or the epoch with the best UAR on held-out *training*
-    subjects (a subject-grouped inner split; "saving the weights when accuracy is high", paper 000)."""
-    if section.checkpoint == "last":
-        return train(model, data, section, seed=seed, kind=kind, progress=progress)
-    split = inner_split(data, section.val_fraction, seed)
-    if split is None:
+    subjects (a subject-grouped inner split; "saving the weights when accuracy is high", paper 000); the
+    network then trains on the other training subjects only. ``grow(x, y)`` (class balancing) is applied
+    to the part that trains, after the split. With several outputs the epoch is chosen by their mean UAR
+    and each output's UAR at that epoch is kept (``inner_val_uar_per_output``)."""
+    grow = grow or (lambda x, y: (x, y))
+    split = None if section.checkpoint != "best_inner_val" else inner_split(data, section.val_fraction, seed)
+    if section.checkpoint == "best_inner_val" and split is None:
         logger.warning("one training subject: no inner validation split, the last epoch is kept")
-        return train(model, data, section, seed=seed, kind=kind, progress=progress)
+    if split is None:
+        x, y = grow(data.x, data.y)
+        return train(model, TrainSet(x, y, None, data.num_classes), section, seed=seed, kind=kind,
+                     progress=progress, callbacks=callbacks)
     fit_idx, val_idx = split
     val = data.subset(val_idx)
-    best = {"uar": -1.0, "epoch": -1, "weights": None}
+    best = {"uar": -1.0, "epoch": -1, "weights": None, "per_output": None}
     scores = []
 
     def epoch_end(epoch, m):
-        pred = batched_outputs(m, val.x).argmax(1)
-        uar = float(np.mean([np.mean(pred[val.y == c] == c) for c in np.unique(val.y)]))
-        scores.append(uar)
-        if uar > best["uar"]:
-            best.update(uar=uar, epoch=epoch, weights=m.get_weights())
+        per_output = uar_of(batched_outputs(m, val.x), val.y)
+        scores.append(float(per_output.mean()))
+        if scores[-1] > best["uar"]:
+            best.update(uar=scores[-1], epoch=epoch, weights=m.get_weights(), per_output=per_output.tolist())
 
-    history = train(model, data.subset(fit_idx), section, seed=seed, kind=kind, epoch_end=epoch_end,
-                    progress=progress)
+    x, y = grow(data.x[fit_idx], data.y[fit_idx])
+    history = train(model, TrainSet(x, y, None, data.num_classes), section, seed=seed, kind=kind,
+                    epoch_end=epoch_end, progress=progress, callbacks=callbacks)
     if best["weights"] is not None:
         model.set_weights(best["weights"])
-    history.update(inner_val_uar=scores, best_epoch=best["epoch"],
+    history.update(inner_val_uar=scores, best_epoch=best["epoch"], inner_val_uar_per_output=best["per_output"],
                    inner_val_subjects=sorted(map(str, np.unique(val.groups))))
     return history
 
@@ -187,24 +201,27 @@ def finetune(variant: VariantConfig, data: TrainSet, *, seed, pretrained=None, h
     ``held_out_monitor = (x_test, y_test)`` is required by, and only accepted with, the leaky
     ``best_test_accuracy`` checkpoint."""
     ft = variant.finetune
-    if variant.leaky != (held_out_monitor is not None):
+    if (ft.checkpoint == "best_test_accuracy") != (held_out_monitor is not None):
         raise ValueError("held_out_monitor is given exactly when the checkpoint rule is the leaky "
                          "'best_test_accuracy'")
     set_seed(seed + 1)
     model = fresh_model(variant.model, data.x.shape[1:], data.num_classes, variant.network, seed=seed)
     report = transfer(model, pretrained, variant.pretrain) if pretrained is not None else ""
     kind = array_kind(variant.preprocess.representation)
-    x_fit, y_fit = balance(data.x, data.y, ft, kind, seed)
     callbacks = [GradualUnfreezing(every=ft.unfreeze_every, start=1)] if ft.gradual_unfreezing else []
+    if ft.checkpoint != "best_test_accuracy":
+        history = train_keeping_best(model, data, ft, seed=seed, kind=kind, progress=progress, callbacks=callbacks,
+                                     grow=lambda x, y: balance(x, y, ft, kind, seed))
+        return model, history, report
+    # LEAKY by construction: the papers' "keep the weights with the best test accuracy"
+    x_fit, y_fit = balance(data.x, data.y, ft, kind, seed)
+    x_test, y_test = held_out_monitor
     best = {"acc": -1.0, "weights": None}
-    epoch_end = None
-    if held_out_monitor is not None:  # LEAKY by construction: the papers' "keep the best test accuracy"
-        x_test, y_test = held_out_monitor
 
-        def epoch_end(epoch, m):
-            acc = float(np.mean(batched_outputs(m, x_test).argmax(1) == y_test))
-            if acc > best["acc"]:
-                best.update(acc=acc, weights=m.get_weights())
+    def epoch_end(epoch, m):
+        acc = float(np.mean(batched_outputs(m, x_test).argmax(-1) == y_test))
+        if acc > best["acc"]:
+            best.update(acc=acc, weights=m.get_weights())
     history = train(model, TrainSet(x_fit, y_fit, None, data.num_classes), ft, seed=seed, kind=kind,
                     callbacks=callbacks, epoch_end=epoch_end, progress=progress)
     if best["weights"] is not None:
@@ -213,26 +230,39 @@ def finetune(variant: VariantConfig, data: TrainSet, *, seed, pretrained=None, h
 
 
 class SoftmaxHead:
-    """The network's own classifier."""
+    """The network's own classifier. With several outputs (paper 001's four), ``head.output_rule`` says
+    which: their mean, the one best on the inner split, or (LEAKY, the paper's discriminative network)
+    per test clip the one whose loss on that clip's own label is lowest."""
 
-    def fit(self, variant, model, data: TrainSet, *, seed):
-        self.model = model
+    estimator = None
+
+    def fit(self, variant, model, data: TrainSet, *, seed, history=None):
+        self.model, self.rule = model, variant.head.output_rule
+        self.inner_scores = (history or {}).get("inner_val_uar_per_output")
+        if self.rule == "best_inner_val" and not self.inner_scores:
+            raise ConfigError("head.output_rule = 'best_inner_val' needs finetune.checkpoint = 'best_inner_val'")
         return self
 
     def params(self) -> dict:
-        return {"kind": "softmax"}
+        out = {"kind": "softmax"}
+        if self.rule != "mean" or self.inner_scores:
+            out.update(output_rule=self.rule, inner_val_uar_per_output=self.inner_scores)
+        return out
 
-    def predict(self, x):
+    def predict(self, x, held_out_labels=None):
         scores = batched_outputs(self.model, x)
+        if scores.ndim == 3:  # (outputs, N, classes)
+            rule = {"best_inner_val": "best_validation"}.get(self.rule, self.rule)
+            scores, _ = choose_output(scores, rule, validation_scores=self.inner_scores, labels=held_out_labels)
         return scores.argmax(axis=1), scores
-
-    estimator = None
 
 
 class SVMHeadStage:
     """An SVM on the network's pooled features, kernel and C chosen inside the training fold."""
 
-    def fit(self, variant, model, data: TrainSet, *, seed):
+    def fit(self, variant, model, data: TrainSet, *, seed, history=None):
+        if len(model.outputs) > 1:
+            raise ConfigError(f"model {variant.model!r} has {len(model.outputs)} outputs: use head.kind = 'softmax'")
         self.embed = embedding_of(model)
         h = variant.head
         self.estimator = SVMHead(kernels=h.kernels, C=h.C, inner_splits=h.inner_splits, seed=seed)
@@ -242,7 +272,7 @@ class SVMHeadStage:
     def params(self) -> dict:
         return {"kind": "svm", **self.estimator.best_params_}
 
-    def predict(self, x):
+    def predict(self, x, held_out_labels=None):
         features = batched_outputs(self.embed, x)
         return self.estimator.predict(features), self.estimator.decision_function(features)
 
