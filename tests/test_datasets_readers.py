@@ -190,12 +190,13 @@ def test_manifest_round_trip(tmp_path):
 
 def test_registry_knows_every_dataset():
     assert set(DATASETS) == {"casme2", "samm", "smic-hs", "smic-vis", "smic-nir", "mmew", "ck+",
-                             "oulu-casia", "jaffe", "mug", "synthme", "synthme-macro"}
+                             "oulu-casia", "jaffe", "mug", "synthme", "synthme-macro",
+                             "smic-hs-e", "smic-vis-e", "smic-nir-e", "casme3"}
     for spec in DATASETS.values():  # every lazily named reader exists and is callable
         module, function = spec.reader.split(":")
         assert callable(getattr(importlib.import_module(f"mer_keras.datasets.{module}"), function))
-    with pytest.raises(ValueError, match="unknown dataset 'casme3'"):
-        load_manifest("casme3", "/nowhere")
+    with pytest.raises(ValueError, match="unknown dataset 'casme4'"):
+        load_manifest("casme4", "/nowhere")
 
 
 def test_all_sequences_unlabelled_gives_an_empty_manifest_with_the_reason(tmp_path):

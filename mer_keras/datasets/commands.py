@@ -16,10 +16,12 @@ def register(subparsers) -> None:
         "composite) and write the manifest CSV: one row per clip, checked against the frames on disk. "
         "Rows left out on purpose are counted per emotion; every problem is printed with its row and file.",
     )
-    p.add_argument("dataset", nargs="?", help="dataset key (casme2, samm, smic-hs, smic-vis, smic-nir, mmew, ck+, "
-                   "oulu-casia, jaffe, mug, synthme, synthme-macro) or megc2019 for the composite")
+    p.add_argument("dataset", nargs="?", help="dataset key (casme2, samm, smic-hs, smic-vis, smic-nir, smic-hs-e, "
+                   "smic-vis-e, smic-nir-e, mmew, casme3, ck+, oulu-casia, jaffe, mug, synthme, synthme-macro) or "
+                   "megc2019 for the composite")
     p.add_argument("--root", help="the dataset's folder as shipped")
-    p.add_argument("--protocol", help="megc2019, casme2-5class, three-class, all, or liu2022-macro (paper 004's macro "
+    p.add_argument("--protocol", help="megc2019, casme2-5class, three-class, casme3-3class, casme3-4class, all, or "
+                   "liu2022-macro (paper 004's macro "
                    "images of ck+, oulu-casia, mug, jaffe: one row per selected frame) (default: the dataset's)")
     p.add_argument("--megc-gt", help="official MEGC 2019 combined_3class_gt.csv (selects the listed clips)")
     p.add_argument("--casme2", help="CASME II root (composite)")
@@ -28,7 +30,7 @@ def register(subparsers) -> None:
     p.add_argument("--sheet", help="annotation sheet, when the root holds several or none")
     p.add_argument("--frames", help="folder holding the subject folders, when the root holds raw and cropped")
     p.add_argument("--missing-apex", choices=("middle", "drop", "error"),
-                   help="CASME II/SAMM/MMEW rows whose apex is not a number (default middle)")
+                   help="CASME II/SAMM/MMEW/CAS(ME)^3 rows whose apex is not a number (default middle)")
     p.add_argument("--labels", help="precomputed: label CSV (dataset, sub, filename_o, label, imagename as HTNet ships "
                    "it, or dataset, subject, clip, label|emotion); see data_manifests/README.md")
     p.add_argument("--input", action="append", default=[], metavar="NAME=DIR",

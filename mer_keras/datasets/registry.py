@@ -43,7 +43,13 @@ DATASETS = {
               dataset="smic-vis"),
         _spec("smic-nir", "smic:read", "three-class", "SMIC NIR (subject/micro/class/clip), 25 fps",
               dataset="smic-nir"),
+        _spec("smic-hs-e", "smic_e:read", "three-class", "SMIC-E HS long clips (sheet onset/offset + s1/clip "
+              "frames), 100 fps", dataset="smic-hs-e"),
+        _spec("smic-vis-e", "smic_e:read", "three-class", "SMIC-E VIS long clips, 25 fps", dataset="smic-vis-e"),
+        _spec("smic-nir-e", "smic_e:read", "three-class", "SMIC-E NIR long clips, 25 fps", dataset="smic-nir-e"),
         _spec("mmew", "mmew:read", "three-class", "MMEW micro (sheet + emotion/clip frames), 90 fps"),
+        _spec("casme3", "casme3:read", "casme3-3class", "CAS(ME)^3 part A micro (sheet + spNO.N/task/color "
+              "frames), 30 fps"),
         _spec("ck+", "ck_plus:read", "three-class", "CK+ (image sequences + emotion files), 30 fps"),
         _spec("oulu-casia", "oulu_casia:read", "three-class", "Oulu-CASIA NIR&VIS, VIS strong light, 25 fps"),
         _spec("jaffe", "jaffe:read", "three-class", "JAFFE (single images, labels in the file names)"),
@@ -56,7 +62,8 @@ DATASETS = {
 }
 """Every dataset key ``load_manifest`` accepts (see ``ALIASES`` for other spellings)."""
 
-ALIASES = {"smic": "smic-hs", "ckplus": "ck+", "ck": "ck+", "oulu": "oulu-casia", "casme-ii": "casme2"}
+ALIASES = {"smic": "smic-hs", "ckplus": "ck+", "ck": "ck+", "oulu": "oulu-casia", "casme-ii": "casme2",
+           "smic-e": "smic-hs-e", "casme3a": "casme3", "cas(me)3": "casme3"}
 
 MEGC2019_DATASETS = ("casme2", "samm", "smic-hs")
 """The datasets of the MEGC 2019 composite; the ``megc2019`` protocol applies to these only."""

@@ -47,11 +47,12 @@ def clip_key(name: str) -> str:
     return f"s{int(m.group(1))}_{m.group(2).lower()}_{m.group(3)}" if m else name
 
 
-def variant_root(root: Path, variant: str) -> Path:
-    """The ``HS``/``VIS``/``NIR`` folder under ``root``, or ``root`` itself when it holds ``s1``..."""
+def variant_root(root: Path, variant: str, names=None) -> Path:
+    """The ``HS``/``VIS``/``NIR`` folder (or one named in ``names``) under ``root``, or ``root`` itself when it
+    holds ``s1``..."""
     from .manifest import ManifestError, Problem
 
-    hits = find_dir(root, (variant,), max_depth=2)
+    hits = find_dir(root, names or (variant,), max_depth=2)
     if len(hits) == 1:
         return hits[0]
     if not hits and subject_dirs(root, SUBJECT):
@@ -61,13 +62,9 @@ def variant_root(root: Path, variant: str) -> Path:
     raise ManifestError([Problem("-", "", str(root), message)])
 
 
-def read(root, dataset="smic-hs", fps=None, *, on_error="raise") -> pd.DataFrame:
-    """Rows (before any protocol) of one SMIC variant (``dataset`` = smic-hs, smic-vis, smic-nir)."""
-    if dataset not in VARIANTS:
-        raise ValueError(f"dataset must be one of {sorted(VARIANTS)}, got {dataset!r}")
-    variant, default_fps = VARIANTS[dataset]
-    base = variant_root(Path(root), variant)
-    reading = Reading(dataset, on_error)
+def subject_folders(base: Path, reading) -> dict:
+    """Subject key -> folder of the ``s1``/``s01``/``S3`` folders under ``base``. Other folders are counted in
+    ``reading``'s skipped clips; a second folder of one subject (``s1`` and ``s01``) is a problem."""
     subjects = subject_dirs(base, SUBJECT)
     if not subjects:
         reading.problem("-", "", base, "no subject folders like s1 found")
@@ -82,6 +79,17 @@ def read(root, dataset="smic-hs", fps=None, *, on_error="raise") -> pd.DataFrame
                             f"{subject_dir.name}); keep one")
             continue
         seen[key] = subject_dir
+    return seen
+
+
+def read(root, dataset="smic-hs", fps=None, *, on_error="raise") -> pd.DataFrame:
+    """Rows (before any protocol) of one SMIC variant (``dataset`` = smic-hs, smic-vis, smic-nir)."""
+    if dataset not in VARIANTS:
+        raise ValueError(f"dataset must be one of {sorted(VARIANTS)}, got {dataset!r}")
+    variant, default_fps = VARIANTS[dataset]
+    base = variant_root(Path(root), variant)
+    reading = Reading(dataset, on_error)
+    for key, subject_dir in subject_folders(base, reading).items():
         micro = subject_dir / "micro"
         if not micro.is_dir():
             reading.problem("-", subject_dir.name, micro, "subject has no micro folder")
