@@ -181,7 +181,7 @@ def test_runner_hands_each_fold_only_its_training_subjects(tmp_path, monkeypatch
     fold_csv = tmp_path / "folds" / variant.name / "t__b.csv"
     lines = fold_csv.read_text().splitlines()
     fold_csv.write_text("\n".join(lines[:-1]) + "\n")
-    with pytest.raises(ValueError, match="t__b.csv does not hold exactly the 4 clips of subject t/b"):
+    with pytest.raises(ValueError, match="t__b.csv is torn"):
         runner.run_variant(variant, inputs, tmp_path, seed=0)
     fold_csv.write_text("\n".join(lines).replace("t/b", "t/z") + "\n")
     with pytest.raises(ValueError, match="t__b.csv"):

@@ -52,12 +52,22 @@ VERSION_DISTRIBUTIONS = {
 }
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared (umask rules)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -128,7 +138,7 @@ def _check_scores(scores, where: str) -> dict:
 
 
 def write_results_json(
-    run_dir, *, config, scores, variants=None, timings=None, seeds=None, extra=None
+    run_dir, *, config, scores, variants=None, timings=None, seeds=None, extra=None, baselines=None
 ) -> Path:
     """Write ``run_dir/results.json``: config, versions, seeds, timings and pooled scores.
 
@@ -158,6 +168,9 @@ def write_results_json(
             entry["leaky"] = bool(v.get("leaky", False))
             entry["description"] = str(v.get("description", ""))
             doc["variants"][str(name)] = entry
+    if baselines:  # same-fold floors: {"majority": {"label", "scores", "intervals"}, ...}
+        doc["baselines"] = {str(k): dict(v, scores=_check_scores(v["scores"], f"baselines[{k!r}].scores"))
+                            for k, v in baselines.items()}
     if extra is not None:
         if not isinstance(extra, dict):
             raise TypeError(f"extra must be a dict, got {type(extra).__name__}")
