@@ -1,6 +1,7 @@
 """CLI commands of the training stage: `reproduce`, `predict`, `experiments` and `demo`."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import time
@@ -70,6 +71,10 @@ def _reproduce(args) -> int:
     from .networks import builder_kwargs
     from .reproduce import print_table, reproduce
 
+    if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        from ..errors import ConfigError
+
+        raise ConfigError("--tensorboard needs the tensorboard package: pip install 'mer-keras[tensorboard]'")
     for v in chosen:  # a network setting the model's builder does not take stops here too
         builder_kwargs(v.model, v.network)
     t = time.perf_counter()
