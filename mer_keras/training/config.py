@@ -221,10 +221,9 @@ class NetworkConfig:
     leaky_slope: float = setting(0.1, PROBABILITY, "negative slope of LeakyReLU")
     dropout: float = setting(0.5, Number(float, 0.0, 0.95), "dropout before the classifier")
     l2: float = setting(0.0, Number(float, 0.0), "L2 factor on convolution and dense kernels")
-    bn_momentum: float = setting(0.9, Number(float, 0.0, 0.999),
-                                 "moving-average momentum of every BatchNormalization layer (PyTorch's default "
-                                 "0.1 in Keras terms; Keras' 0.99 leaves the inference statistics of a short "
-                                 "CPU run near their initial values)")
+    bn_momentum: float = setting(0.99, Number(float, 0.0, 0.999),
+                                 "moving-average momentum of every BatchNormalization layer (Keras' default; "
+                                 "PyTorch's default is 0.9 in Keras terms)")
     width: float | None = setting(None, Number(float, 0, low_open=True, none=True),
                                   "width multiplier or base channels of builders that take one (none: their own)")
 

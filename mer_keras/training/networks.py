@@ -69,11 +69,8 @@ def _seed_variables(model):
 
 
 def build_network(model: str, input_shape, num_classes: int, network: NetworkConfig, softmax=True):
-    """A newly built registered network (no caching), its BatchNormalization momentum set from ``network``.
-
-    Keras' default momentum 0.99 needs hundreds of steps before the moving statistics used at inference
-    follow the data; a SynthME fold has a few dozen, and the network then predicts one class for every
-    held-out clip (measured: inner-validation UAR 0.333 at every pre-training epoch)."""
+    """A newly built registered network (no caching), its BatchNormalization momentum set from ``network``
+    (the papers trained in PyTorch or Keras 2, whose defaults differ)."""
     net = build(model, input_shape=tuple(input_shape), classes=int(num_classes), include_top=True,
                 classifier_activation="softmax" if softmax else None, **builder_kwargs(model, network))
     for layer in net._flatten_layers():
