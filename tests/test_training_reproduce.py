@@ -186,3 +186,22 @@ def test_wheel_installed_outside_the_checkout_ships_its_experiments(tmp_path, ca
                *TINY_ARGS, "--set", 'pretrain.kind="none"', "--set", 'head.kind="softmax"', cwd=work, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert json.loads((work / "run" / "results.json").read_text())["scores"]["all"]["n"] == 11
+
+
+def test_reproduce_runs_on_precomputed_flow_and_face_files(tmp_path, cache):
+    """A researcher's shared derived images: flow pre-training reads the flow files, fine-tuning the face files."""
+    from mer_keras.cli import main
+    from tests.fixtures.precomputed_layouts import SMALL, htnet_csv, write_flat
+
+    write_flat(tmp_path / "flow", SMALL)
+    write_flat(tmp_path / "apex", SMALL, seed=50)
+    labels = htnet_csv(tmp_path / "labels.csv", SMALL)
+    assert main(["manifest", "precomputed", "--labels", str(labels), "--input", f"flow={tmp_path / 'flow'}",
+                 "--input", f"apex={tmp_path / 'apex'}", "--out", str(tmp_path / "m.csv")]) == 0
+    res = reproduce("liu2022_shufflenet", data=str(tmp_path / "m.csv"), out=tmp_path / "run", cache=cache,
+                    overrides={k: v for k, v in TINY.items() if k != "synthme"})
+    assert res["scores"]["all"]["n"] == len(SMALL)
+    variant = res["variants"]["shufflenet_ghost_vit"]
+    assert variant["config"]["preprocess"]["representation"] == "apex"
+    assert variant["config"]["pretrain"]["representation"] == "flow"
+    assert "linear_svm_flow" in res["baselines"]  # the flow files fed pre-training and its own floor
