@@ -19,7 +19,7 @@ _PUBLIC = {
     "bootstrap_ci": "mer_keras.evaluation.bootstrap", "paired_bootstrap": "mer_keras.evaluation.bootstrap",
     "plot_confusion_matrix": "mer_keras.evaluation.plots", "results_table": "mer_keras.evaluation.report",
 }
-__all__ = sorted(_PUBLIC) + ["__version__"]
+__all__ = [*sorted(_PUBLIC), "__version__"]  # noqa: PLE0604 - the lazy table above is the list
 
 
 def __getattr__(name):

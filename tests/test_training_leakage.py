@@ -1,8 +1,8 @@
 """Nothing of the held-out subject may reach training: poison it and check no training artefact changes."""
+import dataclasses
+
 import numpy as np
 import pytest
-
-import dataclasses
 
 from mer_keras.training.config import load_experiment
 from mer_keras.training.fold import FoldData, run_fold

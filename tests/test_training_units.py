@@ -150,7 +150,7 @@ def test_svm_head_is_an_estimator_whose_grid_search_splits_by_subject(monkeypatc
 def test_runner_hands_each_fold_only_its_training_subjects(tmp_path, monkeypatch):
     """The indexing between the manifest and the fold arrays: the held-out subject is never in training."""
     import mer_keras.training.fold as fold_module
-    import mer_keras.training.runner as runner
+    from mer_keras.training import runner
     from mer_keras.training.fold import FoldResult
 
     subjects = np.repeat(["t/a", "t/b", "t/c"], [3, 4, 5])
@@ -190,7 +190,7 @@ def test_runner_hands_each_fold_only_its_training_subjects(tmp_path, monkeypatch
 
 def test_a_crashed_run_never_blocks_its_corrected_rerun(tmp_path, monkeypatch):
     import mer_keras.training.fold as fold_module
-    import mer_keras.training.runner as runner
+    from mer_keras.training import runner
     from mer_keras.training.fold import FoldResult
 
     micro = pd.DataFrame({"dataset": "t", "subject": np.repeat(["t/a", "t/b"], 3),

@@ -72,7 +72,7 @@ class Number(Constraint):
             return None
         ok_types = (int,) if self.kind is int else (int, float)
         if isinstance(value, bool) or not isinstance(value, ok_types):
-            raise ValueError(f"got {value!r}; expected {self.description}")
+            raise ValueError(f"got {value!r}; expected {self.description}")  # noqa: TRY004 - one error type for every bad setting
         value = self.kind(value)
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             raise ValueError(f"got {value!r}; expected {self.description}")
@@ -86,7 +86,7 @@ class Flag(Constraint):
 
     def coerce(self, value):
         if not isinstance(value, bool):
-            raise ValueError(f"got {value!r}; expected {self.description}")
+            raise ValueError(f"got {value!r}; expected {self.description}")  # noqa: TRY004 - one error type for every bad setting
         return value
 
 
@@ -99,7 +99,7 @@ class Text(Constraint):
         if value is None and self.none:
             return None
         if not isinstance(value, str):
-            raise ValueError(f"got {value!r}; expected {self.description}")
+            raise ValueError(f"got {value!r}; expected {self.description}")  # noqa: TRY004 - one error type for every bad setting
         return value
 
 
@@ -126,7 +126,7 @@ class Mapping(Constraint):
 
     def coerce(self, value):
         if not isinstance(value, dict):
-            raise ValueError(f"got {value!r}; expected {self.description}")
+            raise ValueError(f"got {value!r}; expected {self.description}")  # noqa: TRY004 - one error type for every bad setting
         if self.keys is None:
             return dict(value)
         out = {}
@@ -168,7 +168,7 @@ class PreprocessConfig:
     redetect: bool = setting(False, Flag(), "re-detect the face on every frame instead of the onset only")
     flow_method: str = setting("tvl1", Options("tvl1", "farneback"), "optical-flow algorithm")
     flow_size: int | None = setting(None, Number(int, 16, 2048, none=True), "side at which flow is computed")
-    flow_params: dict = setting({}, Mapping(), "parameters of the flow algorithm (OpenCV names)")
+    flow_params: dict = setting({}, Mapping(), "parameters of the flow algorithm (OpenCV names)")  # noqa: RUF009 - returns an immutable field()
     third: str = setting("strain", Options("strain", "magnitude"), "third flow channel")
     flow_bound: float | None = setting(None, Number(float, 0, low_open=True, none=True),
                                        "flow clip bound in pixels (default size / 56)")
@@ -253,7 +253,7 @@ class FinetuneConfig:
     p_flip: float = setting(0.0, PROBABILITY, "horizontal-flip augmentation probability")
     color_jitter: bool = setting(False, Flag(), "paper 003's colour jitter, grayscale, flip and rotation")
     grid_search: bool = setting(False, Flag(), "choose grid values inside the training fold (paper 004)")
-    grid: dict = setting({}, Mapping({"batch_size": ListOf(Number(int, 1), min_len=1),
+    grid: dict = setting({}, Mapping({"batch_size": ListOf(Number(int, 1), min_len=1),  # noqa: RUF009 - returns an immutable field()
                                       "learning_rate": ListOf(POSITIVE, min_len=1),
                                       "epochs": ListOf(Number(int, 1), min_len=1)}), "the grid")
     grid_inner_splits: int = setting(3, Number(int, 2), "subject-grouped inner splits of the grid search")

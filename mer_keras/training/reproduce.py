@@ -20,9 +20,18 @@ from ..errors import InputError
 from ..evaluation import FoldStore, loso_folds, pooled_scores, write_megc_log
 from ..evaluation.baselines import baseline_predictions, baseline_results
 from ..evaluation.bootstrap import intervals_of
-from ..evaluation.plots import plot_confusion_matrix, plot_scores_with_baselines, plot_training_curves
-from ..evaluation.results import atomic_write_json, library_versions, read_results_json, write_results_json
-from .config import ExperimentConfig, VariantConfig, load_experiment, to_plain
+from ..evaluation.plots import (
+    plot_confusion_matrix,
+    plot_scores_with_baselines,
+    plot_training_curves,
+)
+from ..evaluation.results import (
+    atomic_write_json,
+    library_versions,
+    read_results_json,
+    write_results_json,
+)
+from .config import VariantConfig, load_experiment, to_plain
 from .data import (
     SYNTHME,
     class_names,
@@ -32,8 +41,8 @@ from .data import (
     prepared,
     protocol_clip_check,
 )
-from .networks import configure_determinism, resolve_deterministic
 from .executors import make_executor
+from .networks import configure_determinism, resolve_deterministic
 from .runner import LosoInputs, export_model, fold_details, run_variant
 from .stages import PRETRAIN_STAGES, TrainSet
 
@@ -69,7 +78,7 @@ def provenance(overrides: dict, seed: int, deterministic: bool) -> dict:
     commit = None
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5)
+                             text=True, timeout=5, check=False)
         if out.returncode == 0:
             commit = out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -250,9 +259,8 @@ def tsne_of_export(export_dir: Path, x, micro, classes, path: Path) -> Path:
 
 def print_table(run_dirs, deviations=True) -> str:
     """The run's rows beside the published numbers, then each experiment's listed deviations."""
-    from ..evaluation.report import format_table, results_table
-
     from ..evaluation.published import published_facts
+    from ..evaluation.report import format_table, results_table
 
     text = format_table(results_table([str(r) for r in run_dirs]))
     for run_dir in run_dirs:

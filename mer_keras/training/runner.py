@@ -23,10 +23,10 @@ from .. import __version__
 from ..errors import InputError
 from ..evaluation import FoldStore, loso_folds
 from ..evaluation.results import atomic_write_json
+from . import fold as fold_module
 from .config import VariantConfig, to_plain
 from .data import clip_ids, fingerprint, prepare_params
 from .executors import SequentialExecutor
-from . import fold as fold_module
 from .fold import FoldData
 from .stages import TrainSet
 

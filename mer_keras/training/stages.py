@@ -18,7 +18,12 @@ from sklearn.model_selection import GroupShuffleSplit
 from ..errors import ConfigError
 from ..models import GradualUnfreezing, load_pretrained
 from ..models.msresnet3d import choose_output
-from ..preprocessing.augment import balance_by_flipping, balance_by_random_transforms, hflip, shift
+from ..preprocessing.augment import (
+    balance_by_flipping,
+    balance_by_random_transforms,
+    hflip,
+    shift,
+)
 from ..preprocessing.augment_color import augment_color
 from .config import FinetuneConfig, PretrainConfig, VariantConfig
 from .embeddings import batched_outputs
