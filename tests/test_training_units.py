@@ -14,6 +14,10 @@ from mer_keras.training.config import (
 
 
 def test_every_experiment_config_resolves():
+    """Every shipped variant resolves, and its builder takes every network setting it inherits (a baseline
+    inheriting the paper's LeakyReLU from a model whose builder has no activation argument stops here)."""
+    from mer_keras.training.networks import builder_kwargs
+
     names = list_experiments()
     assert {"liu2022_shufflenet", "liu2022_shufflenet_ablation", "liu2022_mobilevit"} <= set(names)
     for name in names:
@@ -23,6 +27,9 @@ def test_every_experiment_config_resolves():
                 assert v.pretrain.kind in {"flow", "macro", "none"}
                 assert v.head.kind in {"svm", "softmax"}
                 assert v.leaky is False  # no shipped experiment uses a leaky option by default
+                builder_kwargs(v.model, v.network)
+    paper_000 = load_experiment("liu2022_shufflenet_ablation").variants
+    assert {v.network.activation for v in paper_000} == {"leaky_relu"}
 
 
 def test_paper_values_at_top_level_and_synthme_reductions_apart():
