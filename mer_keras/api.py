@@ -9,7 +9,11 @@ import pandas as pd
 from .evaluation import pooled_scores
 from .evaluation.bootstrap import intervals_of
 from .training.config import load_experiment
-from .training.networks import configure_determinism, resolve_deterministic
+from .training.networks import (
+    configure_determinism,
+    dtype_policy,
+    resolve_deterministic,
+)
 from .training.runner import LosoInputs, run_variant
 
 
@@ -34,11 +38,11 @@ def run_loso(x, y, groups, experiment: str = "liu2022_shufflenet", *, variant: s
     if chosen.pretrain.kind == "macro":
         raise ValueError("macro-expression pre-training needs the macro corpus: use mer_keras.reproduce")
     rows = pd.DataFrame({"dataset": "arrays", "subject": groups,
-                         "clip": clips if clips is not None else [f"row{i}" for i in range(len(y))]})
+                         "clip": clips if clips is not None else [f"row{i}" for i in range(len(y))], "label": y})
     configure_determinism(resolve_deterministic(exp.deterministic))
     inputs = LosoInputs(x=x, y=y, groups=groups, rows=rows, num_classes=int(y.max()) + 1,
                         x_pre=None if x_pretrain is None else np.asarray(x_pretrain, dtype="float32"))
-    with tempfile.TemporaryDirectory(prefix="mer_keras_loso_") as tmp:
+    with dtype_policy(exp.precision), tempfile.TemporaryDirectory(prefix="mer_keras_loso_") as tmp:
         preds = run_variant(chosen, inputs, Path(out or tmp), seed)
     labels = list(range(inputs.num_classes))
     return {"predictions": preds, "scores": pooled_scores(preds, labels=labels),

@@ -83,6 +83,7 @@ def test_interrupted_run_resumes_without_redoing_finished_folds(run_dir, cache, 
     assert "synthetic data" in variant["not_comparable_because"]
     assert variant["provenance"]["overrides"]["finetune"] == {"epochs": 1, "batch_size": 8}
     assert variant["provenance"]["seed"] == 0 and variant["provenance"]["versions"]["python"]
+    assert variant["provenance"]["precision"] == "float32" and variant["provenance"]["deterministic"] is True
     assert saved["extra"]["synthetic"] is True and saved["config"]["deviations"]
     export = out / "export" / "shufflenet_ghost_vit"
     assert {"model.weights.h5", "model.keras", "head.joblib", "config.json"} <= {p.name for p in export.iterdir()}

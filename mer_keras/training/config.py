@@ -338,6 +338,7 @@ class ExperimentConfig:
     synthme_reductions: dict
     deviations: tuple = ()
     deterministic: str = "auto"
+    precision: str = "float32"
     baselines: bool = True
     macro_protocol: str = "three-class"
     notes: str = ""
@@ -362,10 +363,11 @@ TOP_LEVEL = {
     "name": Text(), "paper": Text(), "title": Text(), "protocol": Text(), "base": Text(),
     "deviations": ListOf(Text()), "notes": Text(), "deterministic": Options("auto", "true", "false"),
     "baselines": Flag(),
+    "precision": Options("float32", "mixed_float16", "mixed_bfloat16"),
     "macro_protocol": Options("three-class", "liu2022-macro"),
 }
-RUN_SETTINGS = ("deterministic", "baselines")
-"""Top-level settings that ``--set`` may change (``--set baselines=false``)."""
+RUN_SETTINGS = ("deterministic", "baselines", "precision")
+"""Top-level settings that ``--set`` may change (``--set baselines=false``, ``--set precision=mixed_float16``)."""
 SYNTHME_TABLE = {f.name for f in fields(SynthMEConfig)} | {"size"} | set(SECTIONS)
 VARIANT_KEYS = {"name", "model", "label", "published"} | set(VARIANT_SECTIONS)
 
@@ -534,6 +536,7 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
         protocol=top.get("protocol", "megc2019"), variants=tuple(variants), source_file=raw["source_file"],
         synthme=synth, synthme_reductions=reductions if synthme else {},
         deviations=tuple(top.get("deviations", ())), deterministic=top.get("deterministic", "auto"),
+        precision=top.get("precision", "float32"),
         baselines=top.get("baselines", True), macro_protocol=top.get("macro_protocol", "three-class"),
         notes=top.get("notes", ""))
 

@@ -20,7 +20,9 @@ def batched_outputs(model, x, batch_size=32):
             xb = np.concatenate([xb, np.zeros((batch_size - n,) + xb.shape[1:], "float32")])
         out = model.predict_on_batch(xb)
         multi = isinstance(out, (list, tuple))
-        outs.append(np.stack([np.asarray(o)[:n] for o in out]) if multi else np.asarray(out)[:n])
+        # float32 whatever the compute dtype (mixed precision gives float16 / bfloat16 outputs)
+        outs.append(np.stack([np.asarray(o, "float32")[:n] for o in out]) if multi
+                    else np.asarray(out, "float32")[:n])
     if not outs:
         return np.zeros((0,))
     return np.concatenate(outs, axis=1 if multi else 0)

@@ -42,18 +42,19 @@ class SequentialExecutor:
 _WORKER: dict = {}
 
 
-def _init_worker(inputs, cores_queue, threads, deterministic):
+def _init_worker(inputs, cores_queue, threads, deterministic, precision):
     """Pin the worker to its share of cores and size TensorFlow's thread pools to match."""
     cores = cores_queue.get()
     if cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)
     import tensorflow as tf
 
-    from .networks import configure_determinism
+    from .networks import configure_determinism, configure_precision
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     configure_determinism(deterministic)
+    configure_precision(precision)
     _WORKER["inputs"] = inputs
 
 
@@ -65,10 +66,10 @@ class ProcessExecutor:
     """Folds in ``jobs`` worker processes (spawned, so TensorFlow starts clean in each), each pinned to
     ``cores // jobs`` cores with as many intra-op threads. The arrays are sent once per worker."""
 
-    def __init__(self, jobs: int, deterministic: bool = True):
+    def __init__(self, jobs: int, deterministic: bool = True, precision: str = "float32"):
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
-        self.jobs, self.deterministic = int(jobs), deterministic
+        self.jobs, self.deterministic, self.precision = int(jobs), deterministic, precision
 
     def core_sets(self):
         cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count()))
@@ -86,7 +87,7 @@ class ProcessExecutor:
             queue.put(cores)
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
                                  initializer=_init_worker,
-                                 initargs=(inputs, queue, share, self.deterministic)) as pool:
+                                 initargs=(inputs, queue, share, self.deterministic, self.precision)) as pool:
             futures = {pool.submit(_worker_run, task): task for task in tasks}
             for future in as_completed(futures):
                 yield futures[future], future.result()
@@ -97,7 +98,8 @@ class RayExecutor:
     """Fold tasks on a Ray cluster (``address="auto"`` joins a running one; None starts a local instance).
     The arrays go to the object store once; each task asks for ``cpus_per_fold`` CPUs."""
 
-    def __init__(self, address=None, cpus_per_fold: int = 1, deterministic: bool = True, num_cpus=None):
+    def __init__(self, address=None, cpus_per_fold: int = 1, deterministic: bool = True, num_cpus=None,
+                 precision: str = "float32"):
         try:
             import ray
         except ModuleNotFoundError:
@@ -105,7 +107,7 @@ class RayExecutor:
 
             raise ConfigError("--executor ray needs Ray: pip install 'mer-keras[cluster]'") from None
         self.ray, self.address, self.cpus = ray, address, int(cpus_per_fold)
-        self.deterministic, self.num_cpus = deterministic, num_cpus
+        self.deterministic, self.num_cpus, self.precision = deterministic, num_cpus, precision
 
     def run(self, tasks, inputs, progress=None):
         ray = self.ray
@@ -117,17 +119,17 @@ class RayExecutor:
             ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
         remote = ray.remote(num_cpus=self.cpus)(_ray_fold)
         inputs_ref = ray.put(inputs)
-        pending = {remote.remote(task, inputs_ref, self.cpus, self.deterministic): task for task in tasks}
+        pending = {remote.remote(task, inputs_ref, self.cpus, self.deterministic, self.precision): task for task in tasks}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 yield pending.pop(ref), ray.get(ref)
 
 
-def _ray_fold(task, inputs, threads, deterministic) -> FoldResult:
+def _ray_fold(task, inputs, threads, deterministic, precision) -> FoldResult:
     import tensorflow as tf
 
-    from .networks import configure_determinism
+    from .networks import configure_determinism, configure_precision
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -135,12 +137,14 @@ def _ray_fold(task, inputs, threads, deterministic) -> FoldResult:
     except RuntimeError:  # a reused worker whose TensorFlow is already running
         pass
     configure_determinism(deterministic)
+    configure_precision(precision)
     return _portable(run_task(task, inputs))
 
 
-def make_executor(kind: str = "sequential", jobs: int = 1, address=None, deterministic: bool = True):
+def make_executor(kind: str = "sequential", jobs: int = 1, address=None, deterministic: bool = True,
+                  precision: str = "float32"):
     if kind == "ray":
-        return RayExecutor(address=address, deterministic=deterministic)
+        return RayExecutor(address=address, deterministic=deterministic, precision=precision)
     if kind == "processes" or jobs > 1:
-        return ProcessExecutor(jobs, deterministic=deterministic)
+        return ProcessExecutor(jobs, deterministic=deterministic, precision=precision)
     return SequentialExecutor()

@@ -92,7 +92,12 @@ def ready_to_train(model, optimizer="adam", learning_rate=1e-3, momentum=0.9, la
 
     key = (optimizer.lower(), float(momentum), float(label_smoothing))
     if _COMPILED_FOR.get(id(model)) == (model, key) and model.optimizer is not None:
-        for v in model.optimizer.variables:
+        optimizer_state = model.optimizer
+        if isinstance(optimizer_state, keras.optimizers.LossScaleOptimizer):  # mixed_float16
+            optimizer_state.dynamic_scale.assign(optimizer_state.initial_scale)
+            optimizer_state.step_counter.assign(0)
+            optimizer_state = optimizer_state.inner_optimizer
+        for v in optimizer_state.variables:
             v.assign(keras.ops.zeros(v.shape, dtype=v.dtype))
         model.optimizer.learning_rate.assign(learning_rate)
         return model

@@ -8,6 +8,7 @@ and the same variant run after others start from the same weights, bit for bit.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import zlib
 
@@ -30,6 +31,25 @@ def configure_determinism(deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
     else:
         tf.config.experimental.disable_op_determinism()
+
+
+def configure_precision(policy: str) -> None:
+    """Keras dtype policy of the networks built from now on (``mixed_float16`` / ``mixed_bfloat16``: that
+    compute type with float32 variables; Keras wraps the optimizer in a ``LossScaleOptimizer`` for float16).
+    A GPU setting: on a 2-core CPU both mixed policies and XLA trained slower than float32
+    (``benchmarks/bench_training.py throughput --xla --precision mixed_bfloat16``)."""
+    keras.config.set_dtype_policy(policy)
+
+
+@contextlib.contextmanager
+def dtype_policy(policy: str):
+    """``configure_precision(policy)`` for the block, then the previous policy again."""
+    previous = keras.config.dtype_policy()
+    configure_precision(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def resolve_deterministic(setting: str) -> bool:
@@ -81,7 +101,8 @@ def build_network(model: str, input_shape, num_classes: int, network: NetworkCon
 
 def fresh_model(model: str, input_shape, num_classes: int, network: NetworkConfig, *, seed: int, softmax=True):
     """The network in its initial state for ``seed`` (see the module docstring)."""
-    arch = (model, tuple(int(s) for s in input_shape), int(num_classes), network, bool(softmax))
+    arch = (model, tuple(int(s) for s in input_shape), int(num_classes), network, bool(softmax),
+            keras.config.dtype_policy().name)  # the policy is fixed at build time; it leaves the initial weights alone
     if arch not in _ARCHITECTURES:
         _ARCHITECTURES[arch] = build_network(model, input_shape, num_classes, network, softmax)
     net = _ARCHITECTURES[arch]

@@ -31,7 +31,7 @@ from ..evaluation.results import (
     read_results_json,
     write_results_json,
 )
-from .config import VariantConfig, load_experiment, to_plain
+from .config import ExperimentConfig, VariantConfig, load_experiment, to_plain
 from .data import (
     SYNTHME,
     class_names,
@@ -42,7 +42,7 @@ from .data import (
     protocol_clip_check,
 )
 from .executors import make_executor
-from .networks import configure_determinism, resolve_deterministic
+from .networks import configure_determinism, dtype_policy, resolve_deterministic
 from .runner import LosoInputs, export_model, fold_details, run_variant
 from .stages import PRETRAIN_STAGES, TrainSet
 
@@ -73,7 +73,7 @@ def macro_pretrain(variant: VariantConfig, macro, cache: Path, run_dir: Path, se
     return path
 
 
-def provenance(overrides: dict, seed: int, deterministic: bool) -> dict:
+def provenance(overrides: dict, seed: int, deterministic: bool, precision: str) -> dict:
     """What produced a variant's numbers: overrides, seed, commit, command line, versions."""
     commit = None
     try:
@@ -83,7 +83,8 @@ def provenance(overrides: dict, seed: int, deterministic: bool) -> dict:
             commit = out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"overrides": overrides, "seed": seed, "deterministic": deterministic, "git_commit": commit,
+    return {"overrides": overrides, "seed": seed, "deterministic": deterministic, "precision": precision,
+            "git_commit": commit,
             "command_line": sys.argv, "package": __version__, "versions": library_versions()}
 
 
@@ -99,10 +100,18 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
     t0 = time.perf_counter()
     overrides = overrides or {}
     exp = load_experiment(experiment, synthme=(data == SYNTHME), overrides=overrides)
+    with dtype_policy(exp.precision):  # the caller's policy comes back afterwards
+        return _run(exp, data=data, out=out, cache=cache, seed=seed, variants=variants, export=export,
+                    overrides=overrides, macro_manifest=macro_manifest, tsne=tsne, jobs=jobs, executor=executor,
+                    address=address, subjects=subjects, tensorboard=tensorboard, t0=t0)
+
+
+def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, overrides, macro_manifest, tsne, jobs,
+         executor, address, subjects, tensorboard, t0) -> dict:
     chosen = exp.select(variants)
     deterministic = resolve_deterministic(exp.deterministic)
     configure_determinism(deterministic)
-    fold_executor = make_executor(executor, jobs, address, deterministic)
+    fold_executor = make_executor(executor, jobs, address, deterministic, exp.precision)
     run_dir = Path(out or Path("runs") / exp.name)
     cache = Path(cache or run_dir.parent / "cache")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -132,7 +141,7 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
         inputs = LosoInputs(x=x, y=y, groups=groups, rows=micro, num_classes=len(classes), x_pre=x_pre)
         macro_weights = macro_pretrain(v, macro, cache, run_dir, seed, classes) if v.pretrain.kind == "macro" \
             else None
-        extra = {"deterministic": deterministic}
+        extra = {"deterministic": deterministic, "precision": exp.precision}
         preds = run_variant(v, inputs, run_dir, seed, macro_weights=macro_weights, executor=fold_executor,
                             extra_setup=extra, subjects=subjects, tensorboard=tensorboard)
         if preds is None:
@@ -149,7 +158,7 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
             "description": leak_description(v),
             "scores": scores, "intervals": intervals_by_dataset(preds, seed, len(classes)),
             "comparable": not reasons, "not_comparable_because": reasons,
-            "config": to_plain(v), "provenance": provenance(overrides, seed, deterministic),
+            "config": to_plain(v), "provenance": provenance(overrides, seed, deterministic, exp.precision),
             "timings": {"variant_s_this_run": time.perf_counter() - t,
                         "predict_ms_per_sample": _mean([d["timings"].get("predict_ms_per_sample")
                                                         for d in details])},
