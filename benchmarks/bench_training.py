@@ -10,13 +10,15 @@
 
     python benchmarks/bench_training.py throughput [--steps 20] [--models shufflenet_v2_ghost_vit mobilevit_s]
                                                    [--xla] [--precision mixed_bfloat16] [--size 64]
-    python benchmarks/bench_training.py fold [--subjects 10 --clips 10 --epochs 30]
+    python benchmarks/bench_training.py fold [--subjects 10 --clips 10 --epochs 30] [--profile 25]
     python benchmarks/bench_training.py jobs [--subjects 6 --clips 6]
 """
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -85,10 +87,16 @@ def fold(args):
         cache = Path(args.cache or tmp) / "cache"
         reproduce("liu2022_shufflenet", out=Path(tmp) / "warm", cache=cache, subjects=["synthme/sub01"],
                   overrides=overrides)  # preprocessing and SynthME generation, kept out of the fold's time
+        profiler = cProfile.Profile() if args.profile else None
         t = time.perf_counter()
+        if profiler:
+            profiler.enable()
         reproduce("liu2022_shufflenet", out=Path(tmp) / "run", cache=cache, subjects=["synthme/sub02"],
                   overrides=overrides)
         seconds = time.perf_counter() - t
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
         import json
 
         side = json.loads((Path(tmp) / "run/folds/shufflenet_ghost_vit/synthme__sub02.json").read_text())
@@ -139,6 +147,7 @@ def main(argv=None):
     p.add_argument("--clips", type=int, default=10)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--cache")
+    p.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile the timed fold; print N lines")
     p = sub.add_parser("jobs")
     p.add_argument("--subjects", type=int, default=6)
     p.add_argument("--clips", type=int, default=6)
