@@ -84,6 +84,20 @@ def test_transfer_adapts_the_input_convolution_to_grey_input(ghost_saved):
     assert "shape mismatch" in report.skipped[first_conv]
 
 
+@pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2"])
+def test_the_input_convolution_behind_padding_is_adapted_too(name, tmp_path):
+    """ResNet50 pads before ``conv1_conv`` (and MobileNetV2 may): flow pre-training on 3 channels must still
+    transfer to the 1-channel face (paper 000's Table 2 baselines)."""
+    source = build(name, input_shape=(SIZE, SIZE, 3), classes=3)
+    source.save_weights(str(tmp_path / "m.weights.h5"))
+    target = build(name, input_shape=(SIZE, SIZE, 1), classes=3)
+    report = load_pretrained(target, str(tmp_path / "m.weights.h5"))
+    assert len(report.adapted) == 1 and not report.skipped
+    first = target.get_layer(report.adapted[0])
+    np.testing.assert_allclose(first.get_weights()[0][:, :, 0],
+                               source.get_layer(first.name).get_weights()[0].sum(axis=2), rtol=1e-5, atol=1e-6)
+
+
 def test_a_fully_mismatched_model_is_an_error(ghost_saved):
     _, _, paths, _ = ghost_saved
     with pytest.raises(ValueError, match="nothing was loaded"):

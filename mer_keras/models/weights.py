@@ -86,11 +86,19 @@ def _adapt_input_kernel(source, target_shape):
 
 
 def _input_layers(model):
+    """Layers with weights that see the raw input, also through weightless layers before them
+    (ResNet's ``conv1_pad`` before ``conv1_conv``)."""
+    raw = {id(t) for t in model.inputs}
     names = set()
     for layer in model.layers:
         try:
-            if any(getattr(layer, "input", None) is inp for inp in model.inputs):
+            inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+            if not inputs or not all(id(t) in raw for t in inputs):
+                continue
+            if layer.weights:
                 names.add(layer.name)
+            else:
+                raw.add(id(layer.output))
         except (AttributeError, ValueError):
             continue
     return names
