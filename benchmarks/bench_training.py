@@ -37,6 +37,7 @@ def throughput(args):
 
     from mer_keras.models import build
     from mer_keras.training.fit import ready_to_train
+    from mer_keras.training.networks import dtype_policy
 
     def samples_per_s(model, shape, jit=False):
         rng = np.random.default_rng(0)
@@ -67,12 +68,9 @@ def throughput(args):
             row(name + " (XLA jit_compile)", shape, samples_per_s(build(name, input_shape=shape, classes=3), shape,
                                                                   jit=True))
         if args.precision:
-            keras.mixed_precision.set_dtype_policy(args.precision)
-            try:
+            with dtype_policy(args.precision):
                 row(f"{name} ({args.precision})", shape,
                     samples_per_s(build(name, input_shape=shape, classes=3), shape))
-            finally:
-                keras.mixed_precision.set_dtype_policy("float32")
     print(f"(batch {args.batch}, {args.steps} timed steps after 3 warm-up steps, {os.cpu_count()} CPUs; "
           "ratio: samples/s over the reference's in this run)")
 
