@@ -1,6 +1,7 @@
 """The Python entry points a notebook needs, each the same function the command line calls."""
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 from .evaluation import pooled_scores
 from .evaluation.bootstrap import intervals_of
 from .training.config import load_experiment
+from .training.executors import make_executor
 from .training.networks import (
     configure_determinism,
     dtype_policy,
@@ -26,8 +28,6 @@ def run_loso(x, y, groups, experiment: str = "liu2022_shufflenet", *, variant: s
     ``out`` keeps per-fold files (resumable); without it a temporary folder is used. Returns
     ``{"predictions": DataFrame, "scores": pooled UF1/UAR/accuracy, "intervals": subject-bootstrap 95 %}``.
     """
-    import tempfile
-
     exp = load_experiment(experiment, overrides=overrides)
     chosen = exp.variant(variant) if variant else exp.variants[0]
     x, y, groups = np.asarray(x, dtype="float32"), np.asarray(y, dtype=int), np.asarray(groups).astype(str)
@@ -39,11 +39,15 @@ def run_loso(x, y, groups, experiment: str = "liu2022_shufflenet", *, variant: s
         raise ValueError("macro-expression pre-training needs the macro corpus: use mer_keras.reproduce")
     rows = pd.DataFrame({"dataset": "arrays", "subject": groups,
                          "clip": clips if clips is not None else [f"row{i}" for i in range(len(y))], "label": y})
-    configure_determinism(resolve_deterministic(exp.deterministic))
+    deterministic = resolve_deterministic(exp.deterministic)
+    configure_determinism(deterministic)
+    executor = make_executor(deterministic=deterministic, precision=exp.precision, threads=exp.threads)
     inputs = LosoInputs(x=x, y=y, groups=groups, rows=rows, num_classes=int(y.max()) + 1,
                         x_pre=None if x_pretrain is None else np.asarray(x_pretrain, dtype="float32"))
     with dtype_policy(exp.precision), tempfile.TemporaryDirectory(prefix="mer_keras_loso_") as tmp:
-        preds = run_variant(chosen, inputs, Path(out or tmp), seed)
+        preds = run_variant(chosen, inputs, Path(out or tmp), seed, executor=executor,
+                            extra_setup={"deterministic": deterministic, "precision": exp.precision,
+                                         "threads": exp.threads})
     labels = list(range(inputs.num_classes))
     return {"predictions": preds, "scores": pooled_scores(preds, labels=labels),
             "intervals": intervals_of(preds, seed=seed, labels=labels)}

@@ -1,10 +1,10 @@
-"""Folds in worker processes, on a local Ray cluster, or one at a time (--subject): the same predictions."""
-import io
+"""Folds in worker processes, on a local Ray cluster, or one at a time (--subject): byte-identical fold files
+at the same per-fold thread count."""
+import os
 import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from mer_keras.training.reproduce import reproduce
@@ -16,6 +16,7 @@ TINY = {
     "head": {"kind": "softmax"},
     "synthme": {"subjects": 3, "clips_per_subject": 4},
     "baselines": False,
+    "threads": 1,
 }
 
 
@@ -32,19 +33,11 @@ def _fold_files(run_dir):
     return {p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))}
 
 
-def _same_predictions(run_a, run_b):
-    """Identical clips and predicted classes; scores equal up to float32 summation order (a worker pinned
-    to one core runs TensorFlow with one intra-op thread, the sequential run with all of them)."""
-    import pandas as pd
-
-    a = {k: pd.read_csv(io.BytesIO(v)) for k, v in _fold_files(run_a).items()}
-    b = {k: pd.read_csv(io.BytesIO(v)) for k, v in _fold_files(run_b).items()}
-    assert a.keys() == b.keys() and len(a) == 3
-    for name, frame in a.items():
-        pd.testing.assert_frame_equal(frame[["dataset", "subject", "clip", "y_true", "y_pred"]],
-                                      b[name][["dataset", "subject", "clip", "y_true", "y_pred"]])
-        scores = [c for c in frame if c.startswith("score_")]
-        np.testing.assert_allclose(frame[scores].to_numpy(), b[name][scores].to_numpy(), atol=1e-4)
+def _same_fold_files(run_a, run_b):
+    """Identical clips, predicted classes and scores, byte for byte (both runs use one intra-op thread per fold)."""
+    a, b = _fold_files(run_a), _fold_files(run_b)
+    assert len(a) == 3
+    assert a == b
 
 
 @pytest.mark.slow
@@ -52,7 +45,7 @@ def test_two_worker_processes_give_the_sequential_predictions(sequential, tmp_pa
     out, cache = sequential
     parallel = tmp_path / "jobs2"
     reproduce("liu2022_shufflenet", out=parallel, cache=cache, overrides=TINY, jobs=2)
-    _same_predictions(parallel, out)
+    _same_fold_files(parallel, out)
 
 
 @pytest.mark.slow
@@ -65,7 +58,7 @@ def test_a_local_ray_cluster_gives_the_sequential_predictions(sequential, tmp_pa
         reproduce("liu2022_shufflenet", out=on_ray, cache=cache, overrides=TINY, executor="ray")
     finally:
         ray.shutdown()
-    _same_predictions(on_ray, out)
+    _same_fold_files(on_ray, out)
 
 
 def test_one_subject_per_invocation_then_gathered(sequential, tmp_path):
@@ -77,7 +70,7 @@ def test_one_subject_per_invocation_then_gathered(sequential, tmp_path):
     assert first.get("partial") and len(_fold_files(split)) == 1 and not (split / "results.json").exists()
     args = ["--set", "preprocess.size=32", "--set", 'pretrain.kind="none"', "--set", "finetune.epochs=1",
             "--set", "finetune.batch_size=8", "--set", 'head.kind="softmax"', "--set", "synthme.subjects=3",
-            "--set", "synthme.clips_per_subject=4", "--set", "baselines=false"]
+            "--set", "synthme.clips_per_subject=4", "--set", "baselines=false", "--set", "threads=1"]
     done = subprocess.run([sys.executable, "-m", "mer_keras", "reproduce", "liu2022_shufflenet", "--out",
                            str(split), "--cache", str(cache), "--subject", subjects[1], *args],
                           capture_output=True, text=True, timeout=600, check=False)
@@ -90,3 +83,15 @@ def test_one_subject_per_invocation_then_gathered(sequential, tmp_path):
     with pytest.raises(ValueError, match="not a subject"):
         reproduce("liu2022_shufflenet", out=split, cache=cache, overrides=TINY, subjects=["nobody"])
     shutil.rmtree(split)
+
+
+def test_the_thread_count_changes_the_numbers_so_it_is_a_recorded_setting(sequential, tmp_path):
+    """The reason ``threads`` exists: with two intra-op threads the same fold's scores differ (TensorFlow's CPU
+    kernels split sums by thread count), and the run records which count produced its numbers."""
+    out, cache = sequential
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores")
+    two = tmp_path / "threads2"
+    results = reproduce("liu2022_shufflenet", out=two, cache=cache, overrides={**TINY, "threads": 2})
+    assert results["variants"]["shufflenet_ghost_vit"]["provenance"]["threads"] == 2
+    assert _fold_files(two) != _fold_files(out)

@@ -339,6 +339,7 @@ class ExperimentConfig:
     deviations: tuple = ()
     deterministic: str = "auto"
     precision: str = "float32"
+    threads: int = 0
     baselines: bool = True
     macro_protocol: str = "three-class"
     notes: str = ""
@@ -364,10 +365,14 @@ TOP_LEVEL = {
     "deviations": ListOf(Text()), "notes": Text(), "deterministic": Options("auto", "true", "false"),
     "baselines": Flag(),
     "precision": Options("float32", "mixed_float16", "mixed_bfloat16"),
+    "threads": Number(int, 0),
     "macro_protocol": Options("three-class", "liu2022-macro"),
 }
-RUN_SETTINGS = ("deterministic", "baselines", "precision")
-"""Top-level settings that ``--set`` may change (``--set baselines=false``, ``--set precision=mixed_float16``)."""
+RUN_SETTINGS = ("deterministic", "baselines", "precision", "threads")
+"""Top-level settings that ``--set`` may change (``--set baselines=false``, ``--set precision=mixed_float16``,
+``--set threads=1``: TensorFlow intra-op threads per fold; 0, the default, is every core of a sequential run
+and the worker's share of cores with ``--jobs``. Results are bit-identical across executors only at equal
+thread counts, since TensorFlow's CPU kernels split their sums by thread count)."""
 SYNTHME_TABLE = {f.name for f in fields(SynthMEConfig)} | {"size"} | set(SECTIONS)
 VARIANT_KEYS = {"name", "model", "label", "published"} | set(VARIANT_SECTIONS)
 
@@ -536,7 +541,7 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
         protocol=top.get("protocol", "megc2019"), variants=tuple(variants), source_file=raw["source_file"],
         synthme=synth, synthme_reductions=reductions if synthme else {},
         deviations=tuple(top.get("deviations", ())), deterministic=top.get("deterministic", "auto"),
-        precision=top.get("precision", "float32"),
+        precision=top.get("precision", "float32"), threads=top.get("threads", 0),
         baselines=top.get("baselines", True), macro_protocol=top.get("macro_protocol", "three-class"),
         notes=top.get("notes", ""))
 

@@ -1,8 +1,9 @@
 """Where folds run: in this process, in worker processes on this machine, or on a Ray cluster.
 
 An executor has one method, ``run(tasks, inputs, progress) -> iterator of (task, FoldResult)``, yielding each
-fold as it finishes (any order). Every fold's result depends only on its settings, seed and data (initial
-weights are keyed by seed, not by process history), so all executors give the same predictions; the runner
+fold as it finishes (any order). Every fold's result depends only on its settings, seed, data and TensorFlow's
+intra-op thread count (initial weights are keyed by seed, not by process history; CPU kernels split sums by
+thread count), so executors running folds with the same ``threads`` give bit-identical fold files; the runner
 writes each fold's file through the same atomic store whichever executor ran it.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from . import fold as fold_module
 from .fold import FoldResult
+from .networks import configure_threads
 
 logger = logging.getLogger("mer_keras")
 
@@ -43,16 +45,13 @@ _WORKER: dict = {}
 
 
 def _init_worker(inputs, cores_queue, threads, deterministic, precision):
-    """Pin the worker to its share of cores and size TensorFlow's thread pools to match."""
+    """Pin the worker to its share of cores and size TensorFlow's thread pools (``threads``)."""
     cores = cores_queue.get()
     if cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)
-    import tensorflow as tf
+    from .networks import configure_determinism, configure_precision, configure_threads
 
-    from .networks import configure_determinism, configure_precision
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    configure_threads(threads)
     configure_determinism(deterministic)
     configure_precision(precision)
     _WORKER["inputs"] = inputs
@@ -64,12 +63,13 @@ def _worker_run(task) -> FoldResult:
 
 class ProcessExecutor:
     """Folds in ``jobs`` worker processes (spawned, so TensorFlow starts clean in each), each pinned to
-    ``cores // jobs`` cores with as many intra-op threads. The arrays are sent once per worker."""
+    ``cores // jobs`` cores with ``threads`` intra-op threads (0: as many as its cores). The arrays are sent
+    once per worker."""
 
-    def __init__(self, jobs: int, deterministic: bool = True, precision: str = "float32"):
+    def __init__(self, jobs: int, deterministic: bool = True, precision: str = "float32", threads: int = 0):
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
-        self.jobs, self.deterministic, self.precision = int(jobs), deterministic, precision
+        self.jobs, self.deterministic, self.precision, self.threads = int(jobs), deterministic, precision, threads
 
     def core_sets(self):
         cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count()))
@@ -87,7 +87,8 @@ class ProcessExecutor:
             queue.put(cores)
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
                                  initializer=_init_worker,
-                                 initargs=(inputs, queue, share, self.deterministic, self.precision)) as pool:
+                                 initargs=(inputs, queue, self.threads or share, self.deterministic,
+                                           self.precision)) as pool:
             futures = {pool.submit(_worker_run, task): task for task in tasks}
             for future in as_completed(futures):
                 yield futures[future], future.result()
@@ -96,7 +97,8 @@ class ProcessExecutor:
 # ------------------------------------------------------------------------------------------------------ Ray
 class RayExecutor:
     """Fold tasks on a Ray cluster (``address="auto"`` joins a running one; None starts a local instance).
-    The arrays go to the object store once; each task asks for ``cpus_per_fold`` CPUs."""
+    The arrays go to the object store once; each task asks for ``cpus_per_fold`` CPUs and runs with as many
+    intra-op threads."""
 
     def __init__(self, address=None, cpus_per_fold: int = 1, deterministic: bool = True, num_cpus=None,
                  precision: str = "float32"):
@@ -127,24 +129,26 @@ class RayExecutor:
 
 
 def _ray_fold(task, inputs, threads, deterministic, precision) -> FoldResult:
-    import tensorflow as tf
+    from .networks import configure_determinism, configure_precision, configure_threads
 
-    from .networks import configure_determinism, configure_precision
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # a reused worker whose TensorFlow is already running
-        pass
+    if not configure_threads(threads):  # Ray reuses a worker only for tasks of the same resource shape
+        logger.warning("this Ray worker's TensorFlow already runs with other thread pools than %d", threads)
     configure_determinism(deterministic)
     configure_precision(precision)
     return _portable(run_task(task, inputs))
 
 
 def make_executor(kind: str = "sequential", jobs: int = 1, address=None, deterministic: bool = True,
-                  precision: str = "float32"):
+                  precision: str = "float32", threads: int = 0):
+    """The executor for ``kind`` / ``jobs``. ``threads`` (0: the executor's default) is applied in every one; a
+    sequential run whose process already started TensorFlow with other pools runs its folds in one worker."""
     if kind == "ray":
-        return RayExecutor(address=address, deterministic=deterministic, precision=precision)
+        return RayExecutor(address=address, cpus_per_fold=threads or 1, deterministic=deterministic,
+                           precision=precision)
     if kind == "processes" or jobs > 1:
-        return ProcessExecutor(jobs, deterministic=deterministic, precision=precision)
+        return ProcessExecutor(jobs, deterministic=deterministic, precision=precision, threads=threads)
+    if not configure_threads(threads):
+        logger.info("TensorFlow already runs in this process with other thread pools: folds run in one worker "
+                    "process with %d intra-op threads", threads)
+        return ProcessExecutor(1, deterministic=deterministic, precision=precision, threads=threads)
     return SequentialExecutor()

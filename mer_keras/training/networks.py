@@ -33,6 +33,22 @@ def configure_determinism(deterministic: bool) -> None:
         tf.config.experimental.disable_op_determinism()
 
 
+def configure_threads(threads: int) -> bool:
+    """TensorFlow's intra-op pool of this process sized to ``threads`` (inter-op 1). The CPU kernels split
+    their sums by this count, so equal counts give bit-identical folds in any executor. False when TensorFlow
+    already runs here with other pools (they are fixed once it starts); 0 leaves TensorFlow's default."""
+    config = tf.config.threading
+    if threads == 0 or (config.get_intra_op_parallelism_threads() == threads
+                        and config.get_inter_op_parallelism_threads() == 1):
+        return True
+    try:
+        config.set_intra_op_parallelism_threads(threads)
+        config.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        return False
+    return True
+
+
 def configure_precision(policy: str) -> None:
     """Keras dtype policy of the networks built from now on (``mixed_float16`` / ``mixed_bfloat16``: that
     compute type with float32 variables; Keras wraps the optimizer in a ``LossScaleOptimizer`` for float16).

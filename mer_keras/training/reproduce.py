@@ -73,7 +73,7 @@ def macro_pretrain(variant: VariantConfig, macro, cache: Path, run_dir: Path, se
     return path
 
 
-def provenance(overrides: dict, seed: int, deterministic: bool, precision: str) -> dict:
+def provenance(overrides: dict, seed: int, deterministic: bool, precision: str, threads: int) -> dict:
     """What produced a variant's numbers: overrides, seed, commit, command line, versions."""
     commit = None
     try:
@@ -84,7 +84,7 @@ def provenance(overrides: dict, seed: int, deterministic: bool, precision: str) 
     except (OSError, subprocess.SubprocessError):
         pass
     return {"overrides": overrides, "seed": seed, "deterministic": deterministic, "precision": precision,
-            "git_commit": commit,
+            "threads": threads, "git_commit": commit,
             "command_line": sys.argv, "package": __version__, "versions": library_versions()}
 
 
@@ -111,7 +111,7 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
     chosen = exp.select(variants)
     deterministic = resolve_deterministic(exp.deterministic)
     configure_determinism(deterministic)
-    fold_executor = make_executor(executor, jobs, address, deterministic, exp.precision)
+    fold_executor = make_executor(executor, jobs, address, deterministic, exp.precision, exp.threads)
     run_dir = Path(out or Path("runs") / exp.name)
     cache = Path(cache or run_dir.parent / "cache")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +141,7 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
         inputs = LosoInputs(x=x, y=y, groups=groups, rows=micro, num_classes=len(classes), x_pre=x_pre)
         macro_weights = macro_pretrain(v, macro, cache, run_dir, seed, classes) if v.pretrain.kind == "macro" \
             else None
-        extra = {"deterministic": deterministic, "precision": exp.precision}
+        extra = {"deterministic": deterministic, "precision": exp.precision, "threads": exp.threads}
         preds = run_variant(v, inputs, run_dir, seed, macro_weights=macro_weights, executor=fold_executor,
                             extra_setup=extra, subjects=subjects, tensorboard=tensorboard)
         if preds is None:
@@ -158,7 +158,7 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
             "description": leak_description(v),
             "scores": scores, "intervals": intervals_by_dataset(preds, seed, len(classes)),
             "comparable": not reasons, "not_comparable_because": reasons,
-            "config": to_plain(v), "provenance": provenance(overrides, seed, deterministic, exp.precision),
+            "config": to_plain(v), "provenance": provenance(overrides, seed, deterministic, exp.precision, exp.threads),
             "timings": {"variant_s_this_run": time.perf_counter() - t,
                         "predict_ms_per_sample": _mean([d["timings"].get("predict_ms_per_sample")
                                                         for d in details])},
