@@ -2,16 +2,18 @@
 
 1. ``throughput``: samples/s of one training step (batch 32, the package's compiled ``train_on_batch`` path)
    for each core model at its paper input, against ``keras.applications.MobileNetV2`` in the same process.
-2. ``fold``: wall time of one LOSO fold of paper 000 at its paper settings (224 px, 30 + 30 epochs) on a SynthME
-   corpus, broken down by stage, and the composite estimate (68 folds x the per-fold time scaled by training
-   clips, 375 per fold against this corpus').
-3. ``jobs``: wall time of ``reproduce`` with ``--jobs 1`` and ``--jobs 2`` on the same small-corpus folds, and
-   whether their predictions are identical.
+2. ``fold``: where the time of ``reproduce`` goes (preprocessing, tracing, each stage, per epoch) for one LOSO
+   fold of paper 000 at 224 px on a SynthME corpus (up to composite size: 68 subjects), and the composite
+   estimate at 30 + 30 epochs (68 folds, each time scaled by training clips, 435 per composite fold).
+3. ``jobs``: wall time of ``mer-keras reproduce`` with ``--jobs 1`` and ``--jobs 2`` on the same small-corpus
+   folds, per ``threads`` setting, and whether predictions and fold files are identical (they are at equal
+   per-fold thread counts: the default gives ``--jobs 1`` every core per fold and each worker its share).
 
     python benchmarks/bench_training.py throughput [--steps 20] [--models shufflenet_v2_ghost_vit mobilevit_s]
                                                    [--xla] [--precision mixed_bfloat16] [--size 64]
     python benchmarks/bench_training.py fold [--subjects 10 --clips 10 --epochs 30] [--profile 25]
-    python benchmarks/bench_training.py jobs [--subjects 6 --clips 6]
+    python benchmarks/bench_training.py fold --subjects 68 --clips 6 --epochs 3   # composite-sized corpus
+    python benchmarks/bench_training.py jobs [--subjects 6 --clips 6] [--threads 0 1]
 """
 from __future__ import annotations
 
@@ -34,10 +36,22 @@ PAPER_INPUTS = {"shufflenet_v2_ghost_vit": (224, 224, 1), "shufflenet_v2_cbam": 
 def throughput(args):
     import keras
     import numpy as np
+    import tensorflow as tf
 
     from mer_keras.models import build
+    from mer_keras.models.flops import count_flops
     from mer_keras.training.fit import ready_to_train
     from mer_keras.training.networks import dtype_policy
+
+    def matmul_gflops(n=2048, repeats=10):
+        """This CPU's float32 dense rate: the ceiling any training step here can approach."""
+        a = tf.random.normal((n, n))
+        step = tf.function(lambda m: tf.linalg.matmul(m, m))
+        step(a).numpy()
+        t = time.perf_counter()
+        for _ in range(repeats):
+            step(a).numpy()
+        return 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9
 
     def samples_per_s(model, shape, jit=False):
         rng = np.random.default_rng(0)
@@ -54,80 +68,135 @@ def throughput(args):
             model.train_on_batch(x, y)
         return args.batch * args.steps / (time.perf_counter() - t)
 
-    def row(label, shape, rate):
-        print(f"{label:<44} {'x'.join(map(str, shape)):<12} {rate:>10.1f} {rate / ref_rate:>12.2f}")
+    def row(label, shape, rate, flops):
+        # a training step costs about 3 forward passes (forward, gradients of activations and of weights)
+        train_gflops = 3 * flops * rate / 1e9
+        print(f"{label:<44} {'x'.join(map(str, shape)):<12} {flops / 1e9:>8.2f} {rate:>10.1f} {rate / ref_rate:>7.2f} "
+              f"{train_gflops:>9.1f} {100 * train_gflops / peak:>7.0f}%")
 
+    peak = matmul_gflops()
     ref_shape = (args.size, args.size, 3)
-    ref_rate = samples_per_s(keras.applications.MobileNetV2(input_shape=ref_shape, weights=None, classes=3), ref_shape)
-    print(f"{'model':<44} {'input':<12} {'samples/s':>10} {'ratio':>12}")
-    row("keras.applications.MobileNetV2 (reference)", ref_shape, ref_rate)
+    reference = keras.applications.MobileNetV2(input_shape=ref_shape, weights=None, classes=3)
+    ref_flops = count_flops(reference)
+    ref_rate = samples_per_s(reference, ref_shape)
+    print(f"float32 matmul (2048^2) on this CPU: {peak:.0f} GFLOP/s")
+    print(f"{'model':<44} {'input':<12} {'GFLOPs':>8} {'samples/s':>10} {'ratio':>7} {'GFLOP/s':>9} {'of mm':>8}")
+    row("keras.applications.MobileNetV2 (reference)", ref_shape, ref_rate, ref_flops)
     for name in args.models:
         shape = PAPER_INPUTS.get(name, (224, 224, 3)) if args.size == 224 else (args.size, args.size, 1)
-        row(name, shape, samples_per_s(build(name, input_shape=shape, classes=3), shape))
+        model = build(name, input_shape=shape, classes=3)
+        flops = count_flops(model)
+        row(name, shape, samples_per_s(model, shape), flops)
         if args.xla:
             row(name + " (XLA jit_compile)", shape, samples_per_s(build(name, input_shape=shape, classes=3), shape,
-                                                                  jit=True))
+                                                                  jit=True), flops)
         if args.precision:
             with dtype_policy(args.precision):
                 row(f"{name} ({args.precision})", shape,
-                    samples_per_s(build(name, input_shape=shape, classes=3), shape))
-    print(f"(batch {args.batch}, {args.steps} timed steps after 3 warm-up steps, {os.cpu_count()} CPUs; "
-          "ratio: samples/s over the reference's in this run)")
+                    samples_per_s(build(name, input_shape=shape, classes=3), shape), flops)
+    print(f"(batch {args.batch}, {args.steps} timed steps after 3 warm-up steps, {os.cpu_count()} CPUs; GFLOPs: one "
+          "forward pass of one sample; ratio: samples/s over the reference's in this run; GFLOP/s: 3 x GFLOPs x "
+          "samples/s, the training step's rate; of mm: that rate over the matmul rate)")
+
+
+COMPOSITE_FOLDS, COMPOSITE_TRAIN_CLIPS = 68, 435  # MEGC 2019: 442 clips of 68 subjects; a fold trains on the rest
 
 
 def fold(args):
+    """Warm-up (SynthME generation, preprocessing, one trace of each network: a 1 + 1 epoch fold), then one timed
+    fold of ``--epochs`` + ``--epochs``; per-epoch costs scale the fold to 30 + 30 epochs and to the composite."""
+    import json
+    import logging
+
     from mer_keras.training.reproduce import reproduce
 
+    class Preprocessing(logging.Handler):
+        seconds = None
+
+        def emit(self, record):
+            if "preprocessing" in record.msg:
+                self.seconds = record.args[-1]
+
+    def overrides(epochs):
+        return {"synthme": {"subjects": args.subjects, "clips_per_subject": args.clips}, "preprocess": {"size": 224},
+                "pretrain": {"epochs": epochs}, "finetune": {"epochs": epochs}, "baselines": False}
+
+    handler = Preprocessing()
+    logging.getLogger("mer_keras").addHandler(handler)
+    logging.getLogger("mer_keras").setLevel(logging.INFO)
     with tempfile.TemporaryDirectory() as tmp:
-        overrides = {"synthme": {"subjects": args.subjects, "clips_per_subject": args.clips},
-                     "preprocess": {"size": 224}, "pretrain": {"epochs": args.epochs},
-                     "finetune": {"epochs": args.epochs}, "baselines": False}
         cache = Path(args.cache or tmp) / "cache"
+        t = time.perf_counter()
         reproduce("liu2022_shufflenet", out=Path(tmp) / "warm", cache=cache, subjects=["synthme/sub01"],
-                  overrides=overrides)  # preprocessing and SynthME generation, kept out of the fold's time
+                  overrides=overrides(1))
+        warm_s = time.perf_counter() - t
+        warm = json.loads((Path(tmp) / "warm/folds/shufflenet_ghost_vit/synthme__sub01.json").read_text())["timings"]
         profiler = cProfile.Profile() if args.profile else None
         t = time.perf_counter()
         if profiler:
             profiler.enable()
         reproduce("liu2022_shufflenet", out=Path(tmp) / "run", cache=cache, subjects=["synthme/sub02"],
-                  overrides=overrides)
+                  overrides=overrides(args.epochs))
         seconds = time.perf_counter() - t
         if profiler:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
-        import json
-
-        side = json.loads((Path(tmp) / "run/folds/shufflenet_ghost_vit/synthme__sub02.json").read_text())
+        timings = json.loads((Path(tmp) / "run/folds/shufflenet_ghost_vit/synthme__sub02.json").read_text())["timings"]
     n_train = (args.subjects - 1) * args.clips
-    print(f"one paper-settings fold (224 px, {args.epochs} + {args.epochs} epochs, about {n_train} training clips): "
-          f"{seconds:.1f} s wall")
-    print("stages: " + ", ".join(f"{k} {v:.1f}" for k, v in side["timings"].items()))
-    estimate = 68 * seconds * 375 / n_train
-    print(f"MEGC composite estimate (68 folds x 375 training clips), one variant, this machine: "
-          f"{estimate / 3600:.1f} h sequential, {estimate / 3600 / 2:.1f} h with --jobs 2 if it scales")
+    training = timings["pretrain_s"] + timings["finetune_s"]
+    other = seconds - training
+    paper_fold = training * 30 / args.epochs + other
+    print(f"corpus: {args.subjects} subjects x {args.clips} clips at 224 px, {n_train} training clips per fold")
+    print(f"warm-up {warm_s:.1f} s: preprocessing (flow and face, cached) {handler.seconds or float('nan'):.1f} s; "
+          f"its 1 + 1 epoch fold, tracing included: pretrain {warm['pretrain_s']:.1f} s, "
+          f"finetune {warm['finetune_s']:.1f} s")
+    print(f"timed fold ({args.epochs} + {args.epochs} epochs): {seconds:.1f} s wall; "
+          + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+    print(f"per epoch: pretrain {timings['pretrain_s'] / args.epochs:.1f} s, finetune "
+          f"{timings['finetune_s'] / args.epochs:.1f} s (each with its inner-split evaluation); outside the two "
+          f"training stages: {other:.1f} s ({100 * other / seconds:.0f} %)")
+    estimate = COMPOSITE_FOLDS * paper_fold * COMPOSITE_TRAIN_CLIPS / n_train
+    print(f"one fold at 30 + 30 epochs: {paper_fold:.0f} s; MEGC composite ({COMPOSITE_FOLDS} folds x "
+          f"{COMPOSITE_TRAIN_CLIPS} training clips), one variant, this machine: {estimate / 3600:.1f} h sequential")
 
 
 def jobs(args):
+    """Each run is the command a user types (a fresh process: TensorFlow start, tracing and all), on one cache."""
+    import io
+    import subprocess
+
+    import pandas as pd
+
     from mer_keras.training.reproduce import reproduce
 
-    overrides = {"synthme": {"subjects": args.subjects, "clips_per_subject": args.clips},
-                 "baselines": False}
+    sets = ["--set", f"synthme.subjects={args.subjects}", "--set", f"synthme.clips_per_subject={args.clips}",
+            "--set", "baselines=false"]
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
         reproduce("liu2022_shufflenet", out=Path(tmp) / "warm", cache=cache, subjects=["synthme/sub01"],
-                  overrides=overrides)
-        times = {}
-        for n in (1, 2):
-            t = time.perf_counter()
-            reproduce("liu2022_shufflenet", out=Path(tmp) / f"jobs{n}", cache=cache, overrides=overrides, jobs=n)
-            times[n] = time.perf_counter() - t
-        folder = "folds/shufflenet_ghost_vit"
-        import pandas as pd
-
-        same = all(pd.read_csv(Path(tmp) / "jobs1" / folder / p.name)["y_pred"].equals(pd.read_csv(p)["y_pred"])
-                   for p in (Path(tmp) / "jobs2" / folder).glob("*.csv"))
-    print(f"{args.subjects} folds at the SynthME reductions: --jobs 1 {times[1]:.1f} s, --jobs 2 {times[2]:.1f} s, "
-          f"speed-up {times[1] / times[2]:.2f}x; identical predictions: {same}")
+                  overrides={"synthme": {"subjects": args.subjects, "clips_per_subject": args.clips},
+                             "baselines": False})  # preprocessing, kept out of the timed runs
+        print(f"{args.subjects} folds at the SynthME reductions, each run a fresh `mer-keras reproduce` process")
+        print(f"{'threads per fold':<34} {'--jobs 1 s':>10} {'--jobs 2 s':>10} {'speed-up':>9} "
+              f"{'same y_pred':>12} {'same files':>11}")
+        for threads in args.threads:
+            times, runs = {}, {}
+            for n in (1, 2):
+                runs[n] = Path(tmp) / f"threads{threads}_jobs{n}"
+                t = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "mer_keras", "--quiet", "reproduce", "liu2022_shufflenet",
+                                "--out", str(runs[n]), "--cache", str(cache), "--jobs", str(n), *sets,
+                                "--set", f"threads={threads}"], check=True,
+                               cwd=Path(__file__).resolve().parents[1])
+                times[n] = time.perf_counter() - t
+            folder = "folds/shufflenet_ghost_vit"
+            files = {n: {p.name: p.read_bytes() for p in sorted((runs[n] / folder).glob("*.csv"))} for n in runs}
+            same_pred = files[1].keys() == files[2].keys() and all(
+                pd.read_csv(io.BytesIO(files[1][k]))["y_pred"].equals(pd.read_csv(io.BytesIO(files[2][k]))["y_pred"])
+                for k in files[1])
+            label = "default (all cores / worker's share)" if threads == 0 else str(threads)
+            print(f"{label:<34} {times[1]:>10.1f} {times[2]:>10.1f} {times[1] / times[2]:>8.2f}x "
+                  f"{same_pred!s:>12} {(files[1] == files[2])!s:>11}")
 
 
 def main(argv=None):
@@ -149,6 +218,8 @@ def main(argv=None):
     p = sub.add_parser("jobs")
     p.add_argument("--subjects", type=int, default=6)
     p.add_argument("--clips", type=int, default=6)
+    p.add_argument("--threads", type=int, nargs="+", default=[0, 1],
+                   help="per-fold thread settings to compare (0: the default)")
     args = parser.parse_args(argv)
     {"throughput": throughput, "fold": fold, "jobs": jobs}[args.what](args)
 

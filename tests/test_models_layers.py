@@ -80,6 +80,20 @@ def test_shared_qkv_attention_is_a_convex_mix_of_the_values():
     assert not np.allclose(out, v)
 
 
+def test_shared_qkv_attention_is_softmax_of_v_vt_over_root_dk_times_v_per_head():
+    v = np.random.default_rng(0).normal(size=(2, 3, 4, 8)).astype("float32")
+    out = np.asarray(SharedQKVAttention(num_heads=2)(v)).reshape(2, 12, 2, 4)
+    heads = v.reshape(2, 12, 2, 4)
+    for h in range(2):
+        vh = heads[:, :, h, :]
+        scores = vh @ vh.transpose(0, 2, 1) / 2.0  # sqrt(d_k = 4)
+        weights = np.exp(scores - scores.max(-1, keepdims=True))
+        expected = (weights / weights.sum(-1, keepdims=True)) @ vh
+        np.testing.assert_allclose(out[:, :, h, :], expected, rtol=1e-5, atol=1e-5)
+    one_token = np.random.default_rng(1).normal(size=(2, 1, 1, 8)).astype("float32")
+    np.testing.assert_allclose(np.asarray(SharedQKVAttention(num_heads=2)(one_token)), one_token, rtol=1e-6)
+
+
 def _block_model(block, shape, **kwargs):
     inputs = keras.Input(shape)
     return keras.Model(inputs, block(inputs, name="blk", **kwargs))

@@ -128,6 +128,30 @@ def test_balanced_batches_equalise_classes_per_epoch():
     assert xb.shape == (16, 2, 2, 1) and yb.shape == (16, 3)
 
 
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_a_ready_model_creates_no_variable_in_its_first_training_step(outputs):
+    """A variable created inside the first traced step makes TensorFlow trace the step twice (7 s more per
+    network on a 2-core CPU): ``ready_to_train`` creates the optimizer, loss and metric state before."""
+    import keras
+    import tensorflow as tf
+
+    from mer_keras.training.fit import ready_to_train
+
+    inputs = keras.Input((4,))
+    heads = [keras.layers.Dense(3, activation="softmax", name=f"out{i}")(inputs) for i in range(outputs)]
+    model = ready_to_train(keras.Model(inputs, heads if outputs > 1 else heads[0]))
+    created = []
+
+    def record(next_creator, **kwargs):
+        created.append(kwargs.get("name"))
+        return next_creator(**kwargs)
+
+    y = np.eye(3, dtype="float32")[[0, 1, 2, 0]]
+    with tf.variable_creator_scope(record):
+        model.train_on_batch(np.ones((4, 4), "float32"), [y] * outputs if outputs > 1 else y)
+    assert created == []
+
+
 def test_svm_head_is_an_estimator_whose_grid_search_splits_by_subject(monkeypatch):
     """Every inner split must keep whole subjects apart: the grid search never scores on a seen subject."""
     from sklearn.base import clone
