@@ -35,6 +35,8 @@ class SharedQKVAttention(keras.layers.Layer):
         if dim % self.num_heads:
             raise ValueError(f"{self.name}: width {dim} is not divisible by {self.num_heads} heads")
         head_dim = dim // self.num_heads
+        if gh * gw == 1:  # one token attends only to itself (softmax over one score is 1)
+            return inputs
         v = ops.reshape(inputs, (-1, gh * gw, self.num_heads, head_dim))
         v = ops.transpose(v, (0, 2, 1, 3))
         scores = ops.matmul(v, ops.transpose(v, (0, 1, 3, 2))) * (head_dim ** -0.5)
