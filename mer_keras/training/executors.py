@@ -82,7 +82,7 @@ class ProcessExecutor:
             return
         context = multiprocessing.get_context("spawn")
         sets, share = self.core_sets()
-        queue = context.Manager().Queue()
+        queue = context.Queue()  # handed to each worker as it starts (no manager process)
         for cores in sets:
             queue.put(cores)
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
