@@ -52,8 +52,8 @@ def configure_threads(threads: int) -> bool:
 def configure_precision(policy: str) -> None:
     """Keras dtype policy of the networks built from now on (``mixed_float16`` / ``mixed_bfloat16``: that
     compute type with float32 variables; Keras wraps the optimizer in a ``LossScaleOptimizer`` for float16).
-    Meant for GPUs; on a 2-core CPU with AVX512-BF16, bfloat16 trained 1.15-1.2x faster at 224 px but slower at
-    64 px, and XLA was 2-3x slower (``benchmarks/bench_training.py throughput --xla --precision mixed_bfloat16``)."""
+    Meant for GPUs; on a 2-core CPU with AVX512-BF16, bfloat16 trained 0.85-1.2x as fast as float32 at 224 px
+    (two runs) and slower at 64 px (``benchmarks/bench_training.py throughput --precision mixed_bfloat16``)."""
     keras.config.set_dtype_policy(policy)
 
 
