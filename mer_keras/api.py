@@ -11,11 +11,7 @@ from .evaluation import pooled_scores
 from .evaluation.bootstrap import intervals_of
 from .training.config import load_experiment
 from .training.executors import make_executor
-from .training.networks import (
-    configure_determinism,
-    dtype_policy,
-    resolve_deterministic,
-)
+from .training.networks import RunSettings, configure_determinism, dtype_policy
 from .training.runner import LosoInputs, run_variant
 
 
@@ -39,15 +35,14 @@ def run_loso(x, y, groups, experiment: str = "liu2022_shufflenet", *, variant: s
         raise ValueError("macro-expression pre-training needs the macro corpus: use mer_keras.reproduce")
     rows = pd.DataFrame({"dataset": "arrays", "subject": groups,
                          "clip": clips if clips is not None else [f"row{i}" for i in range(len(y))], "label": y})
-    deterministic = resolve_deterministic(exp.deterministic)
-    configure_determinism(deterministic)
-    executor = make_executor(deterministic=deterministic, precision=exp.precision, threads=exp.threads)
+    settings = RunSettings.of(exp)
+    configure_determinism(settings.deterministic)
+    executor = make_executor(settings=settings)
     inputs = LosoInputs(x=x, y=y, groups=groups, rows=rows, num_classes=int(y.max()) + 1,
                         x_pre=None if x_pretrain is None else np.asarray(x_pretrain, dtype="float32"))
     with dtype_policy(exp.precision), tempfile.TemporaryDirectory(prefix="mer_keras_loso_") as tmp:
         preds = run_variant(chosen, inputs, Path(out or tmp), seed, executor=executor,
-                            extra_setup={"deterministic": deterministic, "precision": exp.precision,
-                                         "threads": exp.threads})
+                            extra_setup=settings.as_dict())
     labels = list(range(inputs.num_classes))
     return {"predictions": preds, "scores": pooled_scores(preds, labels=labels),
             "intervals": intervals_of(preds, seed=seed, labels=labels)}

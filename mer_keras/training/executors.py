@@ -16,9 +16,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from . import fold as fold_module
 from .fold import FoldResult
-from .networks import configure_threads
+from .networks import RunSettings, configure_threads
 
 logger = logging.getLogger("mer_keras")
+DEFAULT_SETTINGS = RunSettings()
 
 
 def run_task(task, inputs, progress=None) -> FoldResult:
@@ -44,16 +45,12 @@ class SequentialExecutor:
 _WORKER: dict = {}
 
 
-def _init_worker(inputs, cores_queue, threads, deterministic, precision):
-    """Pin the worker to its share of cores and size TensorFlow's thread pools (``threads``)."""
+def _init_worker(inputs, cores_queue, settings: RunSettings):
+    """Pin the worker to its share of cores, then apply the run settings (thread pools included)."""
     cores = cores_queue.get()
     if cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)
-    from .networks import configure_determinism, configure_precision, configure_threads
-
-    configure_threads(threads)
-    configure_determinism(deterministic)
-    configure_precision(precision)
+    settings.apply()
     _WORKER["inputs"] = inputs
 
 
@@ -63,13 +60,13 @@ def _worker_run(task) -> FoldResult:
 
 class ProcessExecutor:
     """Folds in ``jobs`` worker processes (spawned, so TensorFlow starts clean in each), each pinned to
-    ``cores // jobs`` cores with ``threads`` intra-op threads (0: as many as its cores). The arrays are sent
-    once per worker."""
+    ``cores // jobs`` cores with ``settings.threads`` intra-op threads (0: as many as its cores). The arrays are
+    sent once per worker."""
 
-    def __init__(self, jobs: int, deterministic: bool = True, precision: str = "float32", threads: int = 0):
+    def __init__(self, jobs: int, settings: RunSettings = DEFAULT_SETTINGS):
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
-        self.jobs, self.deterministic, self.precision, self.threads = int(jobs), deterministic, precision, threads
+        self.jobs, self.settings = int(jobs), settings
 
     def core_sets(self):
         cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count()))
@@ -85,10 +82,9 @@ class ProcessExecutor:
         queue = context.Queue()  # handed to each worker as it starts (no manager process)
         for cores in sets:
             queue.put(cores)
+        settings = dataclasses.replace(self.settings, threads=self.settings.threads or share)
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
-                                 initializer=_init_worker,
-                                 initargs=(inputs, queue, self.threads or share, self.deterministic,
-                                           self.precision)) as pool:
+                                 initializer=_init_worker, initargs=(inputs, queue, settings)) as pool:
             futures = {pool.submit(_worker_run, task): task for task in tasks}
             for future in as_completed(futures):
                 yield futures[future], future.result()
@@ -97,19 +93,18 @@ class ProcessExecutor:
 # ------------------------------------------------------------------------------------------------------ Ray
 class RayExecutor:
     """Fold tasks on a Ray cluster (``address="auto"`` joins a running one; None starts a local instance).
-    The arrays go to the object store once; each task asks for ``cpus_per_fold`` CPUs and runs with as many
-    intra-op threads."""
+    The arrays go to the object store once; each task asks for ``settings.threads`` CPUs (at least 1) and runs
+    with as many intra-op threads."""
 
-    def __init__(self, address=None, cpus_per_fold: int = 1, deterministic: bool = True, num_cpus=None,
-                 precision: str = "float32"):
+    def __init__(self, address=None, settings: RunSettings = DEFAULT_SETTINGS, num_cpus=None):
         try:
             import ray
         except ModuleNotFoundError:
             from ..errors import ConfigError
 
             raise ConfigError("--executor ray needs Ray: pip install 'mer-keras[cluster]'") from None
-        self.ray, self.address, self.cpus = ray, address, int(cpus_per_fold)
-        self.deterministic, self.num_cpus, self.precision = deterministic, num_cpus, precision
+        self.ray, self.address, self.num_cpus = ray, address, num_cpus
+        self.settings = dataclasses.replace(settings, threads=settings.threads or 1)
 
     def run(self, tasks, inputs, progress=None):
         ray = self.ray
@@ -119,36 +114,31 @@ class RayExecutor:
         if not ray.is_initialized():
             kwargs = {"address": self.address} if self.address else {"num_cpus": self.num_cpus}
             ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
-        remote = ray.remote(num_cpus=self.cpus)(_ray_fold)
+        remote = ray.remote(num_cpus=self.settings.threads)(_ray_fold)
         inputs_ref = ray.put(inputs)
-        pending = {remote.remote(task, inputs_ref, self.cpus, self.deterministic, self.precision): task for task in tasks}
+        pending = {remote.remote(task, inputs_ref, self.settings): task for task in tasks}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 yield pending.pop(ref), ray.get(ref)
 
 
-def _ray_fold(task, inputs, threads, deterministic, precision) -> FoldResult:
-    from .networks import configure_determinism, configure_precision, configure_threads
-
-    if not configure_threads(threads):  # Ray reuses a worker only for tasks of the same resource shape
-        logger.warning("this Ray worker's TensorFlow already runs with other thread pools than %d", threads)
-    configure_determinism(deterministic)
-    configure_precision(precision)
+def _ray_fold(task, inputs, settings: RunSettings) -> FoldResult:
+    if not settings.apply():  # Ray reuses a worker only for tasks of the same resource shape
+        logger.warning("this Ray worker's TensorFlow already runs with other thread pools than %d", settings.threads)
     return _portable(run_task(task, inputs))
 
 
-def make_executor(kind: str = "sequential", jobs: int = 1, address=None, deterministic: bool = True,
-                  precision: str = "float32", threads: int = 0):
-    """The executor for ``kind`` / ``jobs``. ``threads`` (0: the executor's default) is applied in every one; a
-    sequential run whose process already started TensorFlow with other pools runs its folds in one worker."""
+def make_executor(kind: str = "sequential", jobs: int = 1, address=None, settings: RunSettings = DEFAULT_SETTINGS):
+    """The executor for ``kind`` / ``jobs``, applying ``settings`` wherever folds train. A sequential run whose
+    process already started TensorFlow with other thread pools than ``settings.threads`` runs its folds in one
+    worker process instead, so that the count holds."""
     if kind == "ray":
-        return RayExecutor(address=address, cpus_per_fold=threads or 1, deterministic=deterministic,
-                           precision=precision)
+        return RayExecutor(address=address, settings=settings)
     if kind == "processes" or jobs > 1:
-        return ProcessExecutor(jobs, deterministic=deterministic, precision=precision, threads=threads)
-    if not configure_threads(threads):
+        return ProcessExecutor(jobs, settings)
+    if not configure_threads(settings.threads):
         logger.info("TensorFlow already runs in this process with other thread pools: folds run in one worker "
-                    "process with %d intra-op threads", threads)
-        return ProcessExecutor(1, deterministic=deterministic, precision=precision, threads=threads)
+                    "process with %d intra-op threads", settings.threads)
+        return ProcessExecutor(1, settings)
     return SequentialExecutor()

@@ -9,6 +9,7 @@ and the same variant run after others start from the same weights, bit for bit.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import zlib
 
@@ -73,6 +74,32 @@ def resolve_deterministic(setting: str) -> bool:
     if setting == "auto":
         return not tf.config.list_physical_devices("GPU")
     return setting == "true"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """The process-wide settings a fold's numbers depend on besides its config, seed and data; every executor
+    applies them in the process that trains (``threads`` 0: TensorFlow's default for that process)."""
+
+    deterministic: bool = True
+    precision: str = "float32"
+    threads: int = 0
+
+    @classmethod
+    def of(cls, experiment) -> RunSettings:
+        """The settings of an ``ExperimentConfig`` (``deterministic = "auto"`` resolved on this machine)."""
+        return cls(resolve_deterministic(experiment.deterministic), experiment.precision, experiment.threads)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def apply(self) -> bool:
+        """Thread pools, kernels and dtype policy of this process; False when the thread pools could not be
+        set (TensorFlow already running here with others)."""
+        threads_set = configure_threads(self.threads)
+        configure_determinism(self.deterministic)
+        configure_precision(self.precision)
+        return threads_set
 
 
 def set_seed(seed: int) -> None:

@@ -42,7 +42,7 @@ from .data import (
     protocol_clip_check,
 )
 from .executors import make_executor
-from .networks import configure_determinism, dtype_policy, resolve_deterministic
+from .networks import RunSettings, configure_determinism, dtype_policy
 from .runner import LosoInputs, export_model, fold_details, run_variant
 from .stages import PRETRAIN_STAGES, TrainSet
 
@@ -73,7 +73,7 @@ def macro_pretrain(variant: VariantConfig, macro, cache: Path, run_dir: Path, se
     return path
 
 
-def provenance(overrides: dict, seed: int, deterministic: bool, precision: str, threads: int) -> dict:
+def provenance(overrides: dict, seed: int, settings: RunSettings) -> dict:
     """What produced a variant's numbers: overrides, seed, commit, command line, versions."""
     commit = None
     try:
@@ -83,8 +83,7 @@ def provenance(overrides: dict, seed: int, deterministic: bool, precision: str, 
             commit = out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"overrides": overrides, "seed": seed, "deterministic": deterministic, "precision": precision,
-            "threads": threads, "git_commit": commit,
+    return {"overrides": overrides, "seed": seed, **settings.as_dict(), "git_commit": commit,
             "command_line": sys.argv, "package": __version__, "versions": library_versions()}
 
 
@@ -109,9 +108,9 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
 def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, overrides, macro_manifest, tsne, jobs,
          executor, address, subjects, tensorboard, t0) -> dict:
     chosen = exp.select(variants)
-    deterministic = resolve_deterministic(exp.deterministic)
-    configure_determinism(deterministic)
-    fold_executor = make_executor(executor, jobs, address, deterministic, exp.precision, exp.threads)
+    settings = RunSettings.of(exp)
+    configure_determinism(settings.deterministic)
+    fold_executor = make_executor(executor, jobs, address, settings)
     run_dir = Path(out or Path("runs") / exp.name)
     cache = Path(cache or run_dir.parent / "cache")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +140,7 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
         inputs = LosoInputs(x=x, y=y, groups=groups, rows=micro, num_classes=len(classes), x_pre=x_pre)
         macro_weights = macro_pretrain(v, macro, cache, run_dir, seed, classes) if v.pretrain.kind == "macro" \
             else None
-        extra = {"deterministic": deterministic, "precision": exp.precision, "threads": exp.threads}
+        extra = settings.as_dict()
         preds = run_variant(v, inputs, run_dir, seed, macro_weights=macro_weights, executor=fold_executor,
                             extra_setup=extra, subjects=subjects, tensorboard=tensorboard)
         if preds is None:
@@ -158,7 +157,7 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
             "description": leak_description(v),
             "scores": scores, "intervals": intervals_by_dataset(preds, seed, len(classes)),
             "comparable": not reasons, "not_comparable_because": reasons,
-            "config": to_plain(v), "provenance": provenance(overrides, seed, deterministic, exp.precision, exp.threads),
+            "config": to_plain(v), "provenance": provenance(overrides, seed, settings),
             "timings": {"variant_s_this_run": time.perf_counter() - t,
                         "predict_ms_per_sample": _mean([d["timings"].get("predict_ms_per_sample")
                                                         for d in details])},
@@ -198,7 +197,7 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
                        extra={"experiment": exp.name, "paper": exp.paper, "dataset": data,
                               "synthetic": data == SYNTHME, "overridden": bool(overrides),
                               "n_clips": len(micro), "n_subjects": int(micro["subject"].nunique()),
-                              "face_fallbacks": fallbacks, "deterministic": deterministic},
+                              "face_fallbacks": fallbacks, "deterministic": settings.deterministic},
                        baselines=baselines)
     plot_scores_with_baselines(run_dir, run_dir / "scores_with_baselines.png")
     results = json.loads((run_dir / "results.json").read_text())
