@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import os
 import zlib
 
 import keras
@@ -35,19 +36,26 @@ def configure_determinism(deterministic: bool) -> None:
 
 
 def configure_threads(threads: int) -> bool:
-    """TensorFlow's intra-op pool of this process sized to ``threads`` (inter-op 1). The CPU kernels split
-    their sums by this count, so equal counts give bit-identical folds in any executor. False when TensorFlow
-    already runs here with other pools (they are fixed once it starts); 0 leaves TensorFlow's default."""
+    """TensorFlow's intra-op pool of this process sized to ``threads`` (0: one per core the process may use,
+    TensorFlow's default), inter-op 1. The CPU kernels split their sums by this count, so equal counts give
+    bit-identical folds in any executor. False when TensorFlow already runs here with another count (the
+    pools are fixed once it starts)."""
     config = tf.config.threading
-    if threads == 0 or (config.get_intra_op_parallelism_threads() == threads
-                        and config.get_inter_op_parallelism_threads() == 1):
+    wanted = threads or usable_cores()
+    current = config.get_intra_op_parallelism_threads()
+    if current == wanted:
         return True
     try:
-        config.set_intra_op_parallelism_threads(threads)
+        config.set_intra_op_parallelism_threads(wanted)
         config.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        return False
+    except RuntimeError:  # already running: a default pool (0) has one thread per core
+        return current == 0 and wanted == usable_cores()
     return True
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def configure_precision(policy: str) -> None:
