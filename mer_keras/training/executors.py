@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from . import fold as fold_module
 from .fold import FoldResult
-from .networks import RunSettings, configure_threads
+from .networks import RunSettings, configure_threads, usable_cores
 
 logger = logging.getLogger("mer_keras")
 DEFAULT_SETTINGS = RunSettings()
@@ -35,6 +35,9 @@ def _portable(result: FoldResult) -> FoldResult:
 
 class SequentialExecutor:
     """Folds one after the other in this process (models are built and traced once)."""
+
+    def __init__(self, settings: RunSettings = DEFAULT_SETTINGS):
+        self.threads_per_fold = settings.threads or usable_cores()
 
     def run(self, tasks, inputs, progress=None):
         for task in tasks:
@@ -67,9 +70,10 @@ class ProcessExecutor:
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         self.jobs, self.settings = int(jobs), settings
+        self.threads_per_fold = settings.threads or self.core_sets()[1]
 
     def core_sets(self):
-        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count()))
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(usable_cores()))
         share = max(1, len(cores) // self.jobs)
         return [cores[i * share:(i + 1) * share] or cores for i in range(self.jobs)], share
 
@@ -78,11 +82,11 @@ class ProcessExecutor:
         if not tasks:
             return
         context = multiprocessing.get_context("spawn")
-        sets, share = self.core_sets()
+        sets, _ = self.core_sets()
         queue = context.Queue()  # handed to each worker as it starts (no manager process)
         for cores in sets:
             queue.put(cores)
-        settings = dataclasses.replace(self.settings, threads=self.settings.threads or share)
+        settings = dataclasses.replace(self.settings, threads=self.threads_per_fold)
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
                                  initializer=_init_worker, initargs=(inputs, queue, settings)) as pool:
             futures = {pool.submit(_worker_run, task): task for task in tasks}
@@ -105,6 +109,7 @@ class RayExecutor:
             raise ConfigError("--executor ray needs Ray: pip install 'mer-keras[cluster]'") from None
         self.ray, self.address, self.num_cpus = ray, address, num_cpus
         self.settings = dataclasses.replace(settings, threads=settings.threads or 1)
+        self.threads_per_fold = self.settings.threads
 
     def run(self, tasks, inputs, progress=None):
         ray = self.ray
@@ -141,4 +146,4 @@ def make_executor(kind: str = "sequential", jobs: int = 1, address=None, setting
         logger.info("TensorFlow already runs in this process with other thread pools: folds run in one worker "
                     "process with %d intra-op threads", settings.threads)
         return ProcessExecutor(1, settings)
-    return SequentialExecutor()
+    return SequentialExecutor(settings)

@@ -73,8 +73,9 @@ def macro_pretrain(variant: VariantConfig, macro, cache: Path, run_dir: Path, se
     return path
 
 
-def provenance(overrides: dict, seed: int, settings: RunSettings) -> dict:
-    """What produced a variant's numbers: overrides, seed, commit, command line, versions."""
+def provenance(overrides: dict, seed: int, settings: RunSettings, threads_per_fold: int) -> dict:
+    """What produced a variant's numbers: overrides, seed, run settings and the thread count they gave each
+    fold, commit, command line, versions."""
     commit = None
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
@@ -83,7 +84,8 @@ def provenance(overrides: dict, seed: int, settings: RunSettings) -> dict:
             commit = out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"overrides": overrides, "seed": seed, **settings.as_dict(), "git_commit": commit,
+    return {"overrides": overrides, "seed": seed, **settings.as_dict(), "threads_per_fold": threads_per_fold,
+            "git_commit": commit,
             "command_line": sys.argv, "package": __version__, "versions": library_versions()}
 
 
@@ -157,7 +159,8 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
             "description": leak_description(v),
             "scores": scores, "intervals": intervals_by_dataset(preds, seed, len(classes)),
             "comparable": not reasons, "not_comparable_because": reasons,
-            "config": to_plain(v), "provenance": provenance(overrides, seed, settings),
+            "config": to_plain(v), "provenance": provenance(overrides, seed, settings,
+                                                                fold_executor.threads_per_fold),
             "timings": {"variant_s_this_run": time.perf_counter() - t,
                         "predict_ms_per_sample": _mean([d["timings"].get("predict_ms_per_sample")
                                                         for d in details])},
