@@ -3,8 +3,10 @@
 1. ``throughput``: samples/s of one training step (batch 32, the package's compiled ``train_on_batch`` path)
    for each core model at its paper input, against ``keras.applications.MobileNetV2`` in the same process.
 2. ``fold``: where the time of ``reproduce`` goes (preprocessing, tracing, each stage, per epoch) for one LOSO
-   fold of paper 000 at 224 px on a SynthME corpus (up to composite size: 68 subjects), and the composite
-   estimate at 30 + 30 epochs (68 folds, each time scaled by training clips, 435 per composite fold).
+   fold of paper 000 at 224 px on a SynthME corpus (composite-sized: 45 subjects x 10 clips, SynthME's most
+   identities), and the composite estimate at 30 + 30 epochs (68 folds, each time scaled by training clips, 435
+   per composite fold). The estimate is linear in epochs from this fold, so it counts each stage's fixed cost
+   30 / epochs times; run two ``--epochs`` values and fit a line to separate them (the README does).
 3. ``jobs``: wall time of ``mer-keras reproduce`` with ``--jobs 1`` and ``--jobs 2`` on the same small-corpus
    folds, per ``threads`` setting, and whether predictions and fold files are identical (they are at equal
    per-fold thread counts: the default gives ``--jobs 1`` every core per fold and each worker its share).
@@ -12,7 +14,7 @@
     python benchmarks/bench_training.py throughput [--steps 20] [--models shufflenet_v2_ghost_vit mobilevit_s]
                                                    [--xla] [--precision mixed_bfloat16] [--size 64]
     python benchmarks/bench_training.py fold [--subjects 10 --clips 10 --epochs 30] [--profile 25]
-    python benchmarks/bench_training.py fold --subjects 68 --clips 6 --epochs 3   # composite-sized corpus
+    python benchmarks/bench_training.py fold --subjects 45 --clips 10 --epochs 3   # composite-sized corpus
     python benchmarks/bench_training.py jobs [--subjects 6 --clips 6] [--threads 0 1]
 """
 from __future__ import annotations
@@ -161,7 +163,7 @@ def fold(args):
           f"{timings['finetune_s'] / args.epochs:.1f} s (each with its inner-split evaluation); outside the two "
           f"training stages: {other:.1f} s ({100 * other / seconds:.0f} %)")
     estimate = COMPOSITE_FOLDS * paper_fold * COMPOSITE_TRAIN_CLIPS / n_train
-    print(f"one fold at 30 + 30 epochs: {paper_fold:.0f} s; MEGC composite ({COMPOSITE_FOLDS} folds x "
+    print(f"one fold at 30 + 30 epochs, linear in epochs: {paper_fold:.0f} s; MEGC composite ({COMPOSITE_FOLDS} folds x "
           f"{COMPOSITE_TRAIN_CLIPS} training clips), one variant, this machine: {estimate / 3600:.1f} h sequential")
 
 
