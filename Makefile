@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/mer-keras demo --out runs/demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check mer_keras tests benchmarks experiments

@@ -38,6 +38,12 @@ def _cli(*args, cwd=None, env=None):
                           env=env, timeout=600, check=False)
 
 
+SHARED_RUN = pytest.mark.xdist_group("reproduce_shared_run")
+"""The tests that read the run the first one writes: one xdist worker runs them, in file order
+(``make test`` passes ``--dist loadgroup``)."""
+
+
+@SHARED_RUN
 def test_interrupted_run_resumes_without_redoing_finished_folds(run_dir, cache, monkeypatch):
     calls = []
     real = fold_module.run_fold
@@ -96,6 +102,7 @@ def _umask():
     return mask
 
 
+@SHARED_RUN
 def test_predict_runs_one_clip_through_the_export(run_dir, cache):
     """`predict` on a SynthME clip folder with the exported weights and SVM head."""
     from mer_keras.datasets import load_manifest
@@ -111,6 +118,7 @@ def test_predict_runs_one_clip_through_the_export(run_dir, cache):
     assert len(res["decision_values"]) == 3
 
 
+@SHARED_RUN
 def test_rerun_with_other_settings_refuses_to_mix_folds(run_dir, cache):
     """Finished folds of one configuration are never pooled with another's."""
     changed = dict(TINY, finetune={"epochs": 2, "batch_size": 8})
