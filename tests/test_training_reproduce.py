@@ -39,8 +39,8 @@ def _cli(*args, cwd=None, env=None):
 
 
 SHARED_RUN = pytest.mark.xdist_group("reproduce_shared_run")
-"""The tests that read the run the first one writes: one xdist worker runs them, in file order
-(``make test`` passes ``--dist loadgroup``)."""
+"""The tests that read the run the first one writes go to one xdist worker (``make test`` passes ``--dist
+loadgroup``), so they usually share it; ``finished_run`` makes it again when they do not."""
 
 
 @SHARED_RUN
@@ -96,6 +96,15 @@ def test_interrupted_run_resumes_without_redoing_finished_folds(run_dir, cache, 
     assert (out / "tsne_shufflenet_ghost_vit.png").stat().st_size > 1000
 
 
+@pytest.fixture(scope="module")
+def finished_run(run_dir, cache):
+    """The run the first test leaves behind (all folds, the export), made here when that test ran elsewhere:
+    pytest-xdist may run these tests on another worker, or tear the module's fixtures down between them."""
+    if not (run_dir / "export" / "shufflenet_ghost_vit").is_dir():
+        reproduce("liu2022_shufflenet", out=run_dir, cache=cache, overrides=TINY, export=True)
+    return run_dir
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)
@@ -103,13 +112,12 @@ def _umask():
 
 
 @SHARED_RUN
-def test_predict_runs_one_clip_through_the_export(run_dir, cache):
+def test_predict_runs_one_clip_through_the_export(finished_run, cache):
     """`predict` on a SynthME clip folder with the exported weights and SVM head."""
     from mer_keras.datasets import load_manifest
     from mer_keras.training.predict import predict_clip
 
-    export = run_dir / "export" / "shufflenet_ghost_vit"  # written by the test above
-    assert export.is_dir()
+    export = finished_run / "export" / "shufflenet_ghost_vit"
     root = next(cache.glob("synthme-micro-*"))
     row = load_manifest("synthme", root, protocol="three-class").iloc[0]
     res = predict_clip(row["frames_dir"], export / "model.weights.h5", head=export / "head.joblib",
@@ -119,11 +127,11 @@ def test_predict_runs_one_clip_through_the_export(run_dir, cache):
 
 
 @SHARED_RUN
-def test_rerun_with_other_settings_refuses_to_mix_folds(run_dir, cache):
+def test_rerun_with_other_settings_refuses_to_mix_folds(finished_run, cache):
     """Finished folds of one configuration are never pooled with another's."""
     changed = dict(TINY, finetune={"epochs": 2, "batch_size": 8})
     with pytest.raises(ValueError, match="other settings"):
-        reproduce("liu2022_shufflenet", out=run_dir, cache=cache, overrides=changed)
+        reproduce("liu2022_shufflenet", out=finished_run, cache=cache, overrides=changed)
 
 
 def test_results_depend_only_on_settings_not_on_variant_order_or_fold_history(tmp_path, cache):
