@@ -1,12 +1,12 @@
 """Folds in worker processes, on a local Ray cluster, or one at a time (--subject): byte-identical fold files
 at the same per-fold thread count."""
-import os
 import shutil
 import subprocess
 import sys
 
 import pytest
 
+from mer_keras.training.networks import usable_cores
 from mer_keras.training.reproduce import reproduce
 
 TINY = {
@@ -89,7 +89,7 @@ def test_the_thread_count_changes_the_numbers_so_it_is_a_recorded_setting(sequen
     """The reason ``threads`` exists: with one intra-op thread the same fold's scores differ (TensorFlow's CPU
     kernels split sums by thread count), and the run records which count produced its numbers."""
     out, cache = sequential
-    if len(os.sched_getaffinity(0)) < 2:
+    if usable_cores() < 2:
         pytest.skip("needs two cores")
     one = tmp_path / "threads1"
     results = reproduce("liu2022_shufflenet", out=one, cache=cache, overrides={**TINY, "threads": 1})

@@ -130,7 +130,7 @@ def test_balanced_batches_equalise_classes_per_epoch():
 
 @pytest.mark.parametrize("outputs", [1, 2])
 def test_a_ready_model_creates_no_variable_in_its_first_training_step(outputs):
-    """A variable created inside the first traced step makes TensorFlow trace the step twice (7 s more per
+    """A variable created inside the first traced step makes TensorFlow trace the step twice (6 s more per
     network on a 2-core CPU): ``ready_to_train`` creates the optimizer, loss and metric state before."""
     import keras
     import tensorflow as tf

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from . import fold as fold_module
 from .fold import FoldResult
-from .networks import RunSettings, configure_threads, usable_cores
+from .networks import RunSettings, configure_threads, usable_core_ids, usable_cores
 
 logger = logging.getLogger("mer_keras")
 DEFAULT_SETTINGS = RunSettings()
@@ -73,7 +73,7 @@ class ProcessExecutor:
         self.threads_per_fold = settings.threads or self.core_sets()[1]
 
     def core_sets(self):
-        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(usable_cores()))
+        cores = usable_core_ids()
         share = max(1, len(cores) // self.jobs)
         return [cores[i * share:(i + 1) * share] or cores for i in range(self.jobs)], share
 

@@ -53,9 +53,15 @@ def configure_threads(threads: int) -> bool:
     return True
 
 
-def usable_cores() -> int:
+def usable_core_ids() -> list[int]:
     """The cores this process may run on (its affinity where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def usable_cores() -> int:
+    return len(usable_core_ids())
 
 
 def configure_precision(policy: str) -> None:
