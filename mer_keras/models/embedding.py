@@ -7,12 +7,13 @@ import keras
 def embedding_model(model, name=None):
     """A ``keras.Model`` sharing ``model``'s layers that outputs the globally pooled features.
 
-    Uses the ``avg_pool`` / ``max_pool`` layer of the mer-keras top (before dropout and the classifier);
+    Uses the ``avg_pool`` / ``max_pool`` layer of the mer-keras top (before dropout and the classifier), or
+    the ``embedding`` layer of networks without a global pool (the MEGC 2019 reference networks);
     a headless model whose output is already (batch, features) is wrapped as is, and a 4-D feature map
     output gets a global average pooling.
     """
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    for pool_name in ("avg_pool", "max_pool"):
+    for pool_name in ("avg_pool", "max_pool", "embedding"):
         try:
             pooled = model.get_layer(pool_name).output
         except ValueError:

@@ -21,12 +21,14 @@ class ModelSpec:
             lam_resnet,
             mobilevit,
             msresnet3d,
+            reference_nets,
             shufflenet_v2,
         )
 
         module_name, attr = self.builder.split(".")
         module = {"baselines": baselines, "cropnet": cropnet, "lam_resnet": lam_resnet, "mobilevit": mobilevit,
-                  "msresnet3d": msresnet3d, "shufflenet_v2": shufflenet_v2}[module_name]
+                  "msresnet3d": msresnet3d, "reference_nets": reference_nets,
+                  "shufflenet_v2": shufflenet_v2}[module_name]
         return getattr(module, attr)
 
 
@@ -63,6 +65,11 @@ MODELS = {
     # paper 001: 16 flow frames (u, v) of 134 x 134; ResNet-34 layout (the text's "ResNet50", see msresnet3d)
     "msresnet3d": ModelSpec("msresnet3d.MultiScaleResNet3D", {}, (16, 134, 134, 2),
                             "3D ResNet-34 layout + ST attention, RC1-3, AFFA, 4 outputs (paper 001)"),
+    # the MEGC 2019 comparison table's reference systems (issue 26): 28x28 (u, v, strain) flow images
+    "ststnet": ModelSpec("reference_nets.STSTNet", {}, (28, 28, 3),
+                         "STSTNet, 3 conv branches on u, v, strain (Liong et al. 2019; reference system)"),
+    "off_apexnet": ModelSpec("reference_nets.OFFApexNet", {}, (28, 28, 3),
+                             "OFF-ApexNet, two streams on u and v (Gan et al. 2019; reference system)"),
 }
 
 

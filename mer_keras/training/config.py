@@ -239,6 +239,14 @@ class FinetuneConfig:
     momentum: float = setting(0.9, PROBABILITY, "SGD momentum")
     label_smoothing: float = setting(0.0, Number(float, 0.0, 0.5), "cross-entropy label smoothing")
     balanced: bool = setting(True, Flag(), "class-balanced batches")
+    batch_order: str = setting("shuffled", Options("shuffled", "by_class"),
+                               "order of unbalanced batches: reshuffled every epoch, or the clips grouped by "
+                               "class in a fixed order (a PyTorch DataLoader without shuffle over class folders, "
+                               "as STSTNet's release trains)")
+    last_batch: str = setting("fill", Options("fill", "partial"),
+                              "a last batch short of batch_size: topped up with random clips (one traced step "
+                              "shape) or kept short (PyTorch's DataLoader default)")
+    adam_epsilon: float = setting(1e-7, POSITIVE, "Adam's epsilon (Keras' default; PyTorch's is 1e-8)")
     balance: str = setting("none", Options("none", "flip", "random_transforms"),
                            "minority classes grown before training")
     reduce_lr_on_plateau: bool = setting(False, Flag(), "halve the learning rate when the training loss stalls")
@@ -314,6 +322,19 @@ class VariantConfig:
 
     def to_dict(self) -> dict:
         return to_plain(self)
+
+
+TEST_FOLD_SELECTION_SUFFIX = "__test_fold_selection"
+
+
+def with_test_fold_selection(variant: VariantConfig) -> VariantConfig:
+    """The variant again with each fold's fine-tuning epoch chosen by the held-out subject's accuracy (the
+    ``best_test_accuracy`` checkpoint): the selection most public MER code applies (``if best_acc <= val_acc``),
+    run only to show how much it inflates a number (``reproduce --also-leaky``); always marked leaky."""
+    return dataclasses.replace(
+        variant, name=variant.name + TEST_FOLD_SELECTION_SUFFIX, published=None,
+        label=f"{variant.label} [test-fold epoch selection, as commonly reported; LEAKY]",
+        finetune=dataclasses.replace(variant.finetune, checkpoint="best_test_accuracy"))
 
 
 @dataclass(frozen=True)

@@ -17,21 +17,34 @@ class BalancedBatches:
     batch when given.
     """
 
-    def __init__(self, x, y, batch_size, num_classes, *, balanced=True, augment=None, seed=0):
+    def __init__(self, x, y, batch_size, num_classes, *, balanced=True, augment=None, seed=0,
+                 order="shuffled", last_batch="fill"):
         self.x, self.y = x, np.asarray(y)
         self.batch_size = int(batch_size)
         self.num_classes = int(num_classes)
         self.balanced = balanced
         self.augment = augment
+        if order not in ("shuffled", "by_class") or last_batch not in ("fill", "partial"):
+            raise ValueError(f"order 'shuffled' / 'by_class' and last_batch 'fill' / 'partial' expected, got "
+                             f"{order!r}, {last_batch!r}")
+        if balanced and order != "shuffled":
+            raise ValueError("class-balanced batches are always shuffled: order='by_class' needs balanced=False")
+        self.by_class, self.fill = order == "by_class", last_batch == "fill"
         self.rng = np.random.default_rng(seed)
         self.order = self._draw()
 
     def _draw(self):
-        order = self._balanced() if self.balanced else self.rng.permutation(len(self.y))
+        if self.balanced:
+            order = self._balanced()
+        elif self.by_class:  # the same order every epoch: class 0's clips, then class 1's, ... (stable)
+            order = np.argsort(self.y, kind="stable")
+        else:
+            order = self.rng.permutation(len(self.y))
         # every batch full: extra random samples top up the last one, so the training step keeps one
-        # shape and TensorFlow traces it once (a retrace costs 10-20 s on a 2-core CPU)
+        # shape and TensorFlow traces it once (a retrace costs 10-20 s on a 2-core CPU); "partial" keeps
+        # a short last batch (one more trace)
         missing = -len(order) % self.batch_size
-        if missing:
+        if missing and self.fill:
             order = np.concatenate([order, self.rng.choice(order, missing)])
         return order
 
@@ -60,10 +73,10 @@ class BalancedBatches:
         self.order = self._draw()
 
 
-def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9):
+def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9, epsilon: float = 1e-7):
     name = name.lower()
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
+        return keras.optimizers.Adam(learning_rate, epsilon=epsilon)
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=momentum)
     if name == "adamp":  # paper 003
@@ -77,14 +90,14 @@ _COMPILED_FOR: dict = {}
 """id(model) -> (model, optimizer key) it was compiled for (kept outside the model: Keras tracks attributes)."""
 
 
-def ready_to_train(model, optimizer="adam", learning_rate=1e-3, momentum=0.9, label_smoothing=0.0):
+def ready_to_train(model, optimizer="adam", learning_rate=1e-3, momentum=0.9, label_smoothing=0.0, epsilon=1e-7):
     """Compile ``model`` once per optimizer kind; later calls only reset the optimizer's state.
 
     Tracing a Keras training step costs 10-20 s on this CPU for a ShuffleNet-sized graph, far more than a
     fold's training, so a model is compiled once and every fold starts from a zeroed optimizer (Adam's
     moments and step counter at 0, the configured learning rate): the same state a fresh optimizer has.
     """
-    key = (optimizer.lower(), float(momentum), float(label_smoothing))
+    key = (optimizer.lower(), float(momentum), float(label_smoothing), float(epsilon))
     if _COMPILED_FOR.get(id(model)) == (model, key) and model.optimizer is not None:
         optimizer_state = model.optimizer
         if isinstance(optimizer_state, keras.optimizers.LossScaleOptimizer):  # mixed_float16
@@ -97,7 +110,7 @@ def ready_to_train(model, optimizer="adam", learning_rate=1e-3, momentum=0.9, la
         return model
     n_outputs = len(model.outputs)  # paper 001's network has four, each with its own cross-entropy
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
-    model.compile(optimizer=make_optimizer(optimizer, learning_rate, momentum),
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate, momentum, epsilon),
                   loss=loss if n_outputs == 1 else [loss] * n_outputs,
                   metrics=["accuracy"] if n_outputs == 1 else [["accuracy"]] * n_outputs)
     # variables created now, not inside the first traced step (which would then be traced twice)
@@ -120,18 +133,21 @@ def _build_compiled_metrics(model) -> None:
 
 def train_classifier(model, x, y, *, num_classes, epochs, batch_size, optimizer="adam", learning_rate=1e-3,
                      momentum=0.9, balanced=True, augment=None, reduce_lr_on_plateau=False, callbacks=(),
-                     seed=0, epoch_end=None, label_smoothing=0.0, progress=None):
+                     seed=0, epoch_end=None, label_smoothing=0.0, progress=None, order="shuffled",
+                     last_batch="fill", epsilon=1e-7):
     """Train ``model`` (softmax top) on (x, y); return the history as ``{metric: [per epoch]}``.
 
     ``epoch_end(epoch, model)`` is called after every epoch (used by the leaky best-test-accuracy option,
     which the caller must mark as such). Batches are fed with ``train_on_batch`` so the class-balanced
     resampling is redrawn each epoch without a Python generator thread. Metrics are reset before every
     batch (Keras before 3.15 kept averaging over earlier calls, i.e. over earlier folds), so each epoch's
-    loss is the mean over its own batches. ``progress(epoch, epochs, logs)`` reports each epoch.
+    loss is the mean over its own batches. ``progress(epoch, epochs, logs)`` reports each epoch. ``order``,
+    ``last_batch``: see ``BalancedBatches``; ``epsilon``: Adam's.
     """
-    ready_to_train(model, optimizer, learning_rate, momentum, label_smoothing)
+    ready_to_train(model, optimizer, learning_rate, momentum, label_smoothing, epsilon)
     n_outputs = len(model.outputs)
-    batches = BalancedBatches(x, y, batch_size, num_classes, balanced=balanced, augment=augment, seed=seed)
+    batches = BalancedBatches(x, y, batch_size, num_classes, balanced=balanced, augment=augment, seed=seed,
+                              order=order, last_batch=last_batch)
     history = {"loss": [], "accuracy": [], "learning_rate": []}
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3, min_lr=1e-5)
     cbs = keras.callbacks.CallbackList(

@@ -31,7 +31,13 @@ from ..evaluation.results import (
     read_results_json,
     write_results_json,
 )
-from .config import ExperimentConfig, VariantConfig, load_experiment, to_plain
+from .config import (
+    ExperimentConfig,
+    VariantConfig,
+    load_experiment,
+    to_plain,
+    with_test_fold_selection,
+)
 from .data import (
     SYNTHME,
     class_names,
@@ -92,24 +98,28 @@ def provenance(overrides: dict, seed: int, settings: RunSettings, threads_per_fo
 def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = None, cache: str | Path | None = None,
               seed: int = 0, variants=None, export: bool = False, overrides=None, macro_manifest=None,
               tsne: bool = False, jobs: int = 1, executor: str = "sequential", address=None,
-              subjects=None, tensorboard=None) -> dict:
+              subjects=None, tensorboard=None, also_leaky: bool = False) -> dict:
     """Run an experiment end to end; returns the results dict also written to ``out/results.json``.
 
     ``jobs`` > 1 runs folds in that many worker processes, ``executor="ray"`` on a Ray cluster (``address``);
     ``subjects`` runs only those folds (e.g. one SLURM array job each): the results are written by the run
-    that finds every fold file present."""
+    that finds every fold file present. ``also_leaky`` runs every leak-free variant a second time with the
+    test-fold epoch selection of most public MER code (``config.with_test_fold_selection``), reported beside
+    it as a leaky, non-comparable row."""
     t0 = time.perf_counter()
     overrides = overrides or {}
     exp = load_experiment(experiment, synthme=(data == SYNTHME), overrides=overrides)
     with dtype_policy(exp.precision):  # the caller's policy comes back afterwards
         return _run(exp, data=data, out=out, cache=cache, seed=seed, variants=variants, export=export,
                     overrides=overrides, macro_manifest=macro_manifest, tsne=tsne, jobs=jobs, executor=executor,
-                    address=address, subjects=subjects, tensorboard=tensorboard, t0=t0)
+                    address=address, subjects=subjects, tensorboard=tensorboard, also_leaky=also_leaky, t0=t0)
 
 
 def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, overrides, macro_manifest, tsne, jobs,
-         executor, address, subjects, tensorboard, t0) -> dict:
+         executor, address, subjects, tensorboard, also_leaky, t0) -> dict:
     chosen = exp.select(variants)
+    if also_leaky:
+        chosen += [with_test_fold_selection(v) for v in chosen if not v.leaky]
     settings = RunSettings.of(exp)
     configure_determinism(settings.deterministic)
     fold_executor = make_executor(executor, jobs, address, settings)

@@ -97,7 +97,9 @@ def train(model, data: TrainSet, section, *, seed, kind, callbacks=(), epoch_end
         augment=jitter(section.max_shift, getattr(section, "p_shift", 1.0), section.p_flip, kind,
                        color=is_finetune and section.color_jitter),
         reduce_lr_on_plateau=is_finetune and section.reduce_lr_on_plateau, callbacks=callbacks, seed=seed,
-        epoch_end=epoch_end, label_smoothing=section.label_smoothing if is_finetune else 0.0, progress=progress)
+        epoch_end=epoch_end, label_smoothing=section.label_smoothing if is_finetune else 0.0, progress=progress,
+        order=getattr(section, "batch_order", "shuffled"), last_batch=getattr(section, "last_batch", "fill"),
+        epsilon=getattr(section, "adam_epsilon", 1e-7))
 
 
 def uar_of(scores, y) -> np.ndarray:
