@@ -128,6 +128,23 @@ def test_balanced_batches_equalise_classes_per_epoch():
     assert xb.shape == (16, 2, 2, 1) and yb.shape == (16, 3)
 
 
+def test_unbalanced_batches_by_class_with_a_short_last_batch():
+    """STSTNet's release: a DataLoader without shuffle over class folders, the last batch kept short."""
+    from mer_keras.training.fit import BalancedBatches
+
+    y = np.array([2, 0, 1, 0, 2, 1, 0])
+    x = np.arange(len(y), dtype="float32").reshape(-1, 1, 1, 1)
+    b = BalancedBatches(x, y, batch_size=3, num_classes=3, balanced=False, order="by_class", last_batch="partial")
+    assert b.order.tolist() == [1, 3, 6, 2, 5, 0, 4] and len(b) == 3
+    assert b.batch(2)[0].shape == (1, 1, 1, 1)
+    b.new_epoch()
+    assert b.order.tolist() == [1, 3, 6, 2, 5, 0, 4]  # the same order every epoch
+    filled = BalancedBatches(x, y, batch_size=3, num_classes=3, balanced=False)
+    assert len(filled.order) == 9 and sorted(set(filled.order)) == list(range(7))
+    with pytest.raises(ValueError, match="balanced"):
+        BalancedBatches(x, y, batch_size=3, num_classes=3, balanced=True, order="by_class")
+
+
 @pytest.mark.parametrize("outputs", [1, 2])
 def test_a_ready_model_creates_no_variable_in_its_first_training_step(outputs):
     """A variable created inside the first traced step makes TensorFlow trace the step twice (6 s more per

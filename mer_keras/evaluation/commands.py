@@ -14,6 +14,11 @@ def table_command(args) -> int:
         print(f"mer-keras table: {e}", file=sys.stderr)
         return 2
     print(format_table(df), end="")
+    if args.megc:
+        from .report import format_megc_table, megc_comparison_table
+
+        print("\nMEGC 2019 comparison (the shape of STSTNet's Table III; ours beside published):")
+        print(format_megc_table(megc_comparison_table(args.run_dirs)), end="")
     if args.csv:
         from .results import atomic_write_text
 
@@ -54,6 +59,9 @@ def register(subparsers) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directory holding results.json")
     p.add_argument("--no-published", action="store_true", help="leave out the published rows")
     p.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
+    p.add_argument("--megc", action="store_true",
+                   help="also print one MEGC 2019 comparison table (Full, SMIC, CASME II, SAMM; UF1 / UAR), ours "
+                        "beside every published row, with a column saying which rows are leak-free")
     p.add_argument("--no-pairs", action="store_true",
                    help="leave out the paired differences between the variants of a run")
     p.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N",

@@ -167,6 +167,23 @@ _TX_PRINTED = {
     "ELBPTOP": "ELBPTOP (theirs)",
 }
 
+SRC_STSTNET_LOG = ("STSTNet authors' PyTorch release log, STSTNet_python_logfile.txt, last line (800 epochs, Adam 5e-5, "
+                   "batch 256, last epoch); GitHub christy1206/STSTNet @1afb56e")
+SRC_MEB_T3 = ("Varanka et al. leakage study, notebook 'Table 3. Early stopping.ipynb', GitHub tvaranka/meb @f731b0a "
+              "(meb's 'Total f1': macro F1 over the pooled predictions)")
+_LEAK_COLUMNS = [("all", "uf1"), ("smic", "uf1"), ("casme2", "uf1"), ("samm", "uf1")]
+_MEB_FIXED_ROWS = [("STSTNet (meb, fixed epochs)", (0.7127, 0.7139, 0.7036, 0.6619)),
+                   ("OFF-ApexNet (meb, fixed epochs)", (0.7032, 0.6832, 0.7744, 0.6052))]
+_MEB_SELECTED_ROWS = [("STSTNet (meb, test-fold selection)", (0.7740, 0.7214, 0.8692, 0.7040)),
+                      ("OFF-ApexNet (meb, test-fold selection)", (0.8390, 0.7818, 0.9283, 0.7898))]
+SELECTION = {
+    "STSTNet release log": "yes (last epoch)",
+    "meb Table 3, fixed epochs": "yes (fixed epochs)",
+    "meb Table 3, test-fold selection": "no (test-fold selection)",
+}
+"""Tables whose epoch-selection rule can be read from code and logs (published_numbers 5.2a); every other
+published row does not state its rule."""
+
 SCORES: tuple[PublishedScore, ...] = tuple(
     _wide("liu2022_shufflenet", "Table 2", SRC_000_T2, _T2_COLUMNS, _T2_ROWS,
           note="no composite or accuracy column in the paper; SMIC as printed")
@@ -183,6 +200,14 @@ SCORES: tuple[PublishedScore, ...] = tuple(
             _SUMMARY_PRINTED)
     + _wide("megc2019", "ELBPTOP Table X", SRC_ELBPTOP_TX, _TX_COLUMNS, _TX_ROWS, _TX_PRINTED,
             note="2 decimals; columns printed as F1/UAR under the MEGC 2019 protocol")
+    + _wide("megc2019", "STSTNet release log", SRC_STSTNET_LOG, [("all", "uf1"), ("all", "uar")],
+            [("STSTNet (authors' PyTorch release, last epoch)", (0.7209, 0.725))])
+    + _wide("megc2019", "meb Table 3, fixed epochs", SRC_MEB_T3, _LEAK_COLUMNS, _MEB_FIXED_ROWS,
+            note="leak-free: fixed epochs, the last model")
+    + _wide("megc2019", "meb Table 3, test-fold selection", SRC_MEB_T3, _LEAK_COLUMNS, _MEB_SELECTED_ROWS,
+            note="each fold's best epoch chosen on its test subject (leaky); OFF-ApexNet: the stored code calls "
+                 "the same early-stopping class in both cells, so which one selected on the test fold is the "
+                 "authors' label")
 )
 """Every published score, one record per number."""
 
@@ -220,7 +245,8 @@ FACTS: tuple[tuple[str, str, str, str], ...] = (
 """Other published figures (paper, what, value as printed, source)."""
 
 TABLE_PRIORITY = ("Table 2", "abstract", "guideline baseline", "STSTNet Table III", "MEGC 2019 Table IV",
-                  "ELBPTOP Table X")
+                  "ELBPTOP Table X", "STSTNet release log", "meb Table 3, fixed epochs",
+                  "meb Table 3, test-fold selection")
 """When tables repeat a number, reports keep the first table in this order (4 decimals, primary first)."""
 
 

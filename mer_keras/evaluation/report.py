@@ -25,7 +25,7 @@ import pandas as pd
 
 from .bootstrap import METRICS, format_interval, paired, paired_bootstrap
 from .metrics import ALL
-from .published import PAPERS, published_rows
+from .published import PAPERS, SELECTION, published_rows
 from .results import FoldStore, read_results_json
 
 INTERVAL_COLUMNS = tuple(f"{m}_{end}" for m in METRICS for end in ("low", "high"))
@@ -297,5 +297,52 @@ def format_pairs(df: pd.DataFrame, n_boot: int = 1000, level: float = 0.95) -> s
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines.append(fmt.format(*header).rstrip())
     lines.append(fmt.format(*("-" * w for w in widths)).rstrip())
+    lines += [fmt.format(*row).rstrip() for row in body]
+    return "\n".join(lines) + "\n"
+
+
+MEGC_DATASETS = (("all", "Full"), ("smic", "SMIC"), ("casme2", "CASME II"), ("samm", "SAMM"))
+MEGC_COLUMNS = ("method", "source", "leak_free",
+                *(f"{label} {m}" for _, label in MEGC_DATASETS for m in ("UF1", "UAR")))
+
+
+def _leak_free(r) -> str:
+    if r.kind == "published":
+        table = str(r.source).split(":", 1)[0]
+        return SELECTION.get(table, "not stated")
+    if r.kind == "baseline":
+        return "yes (baseline)"
+    return "no (test-fold selection)" if LEAKY_NOTE in str(r.note) else "yes"
+
+
+def megc_comparison_table(run_dirs) -> pd.DataFrame:
+    """The MEGC 2019 comparison table in the shape of STSTNet's Table III (published_numbers 5.2): one row per
+    system, UF1 and UAR on the composite (Full), SMIC, CASME II and SAMM; our runs (each variant and same-fold
+    baseline) first, then every published MEGC 2019 row, with a column that says which rows are leak-free
+    (``published.SELECTION``: a published rule is known only where code and logs show it). A dataset a run
+    did not hold is NaN; our "Full" is the composite of the datasets the run held."""
+    df = results_table(run_dirs, with_published=False)
+    published = pd.DataFrame(_published_rows(["megc2019"], {d for d, _ in MEGC_DATASETS}))
+    df = pd.concat([df, published], ignore_index=True)
+    df["family"] = df["dataset"].map(dataset_family)
+    rows = {}
+    for r in df.itertuples():
+        if r.family not in dict(MEGC_DATASETS):
+            continue
+        method = r.method.removesuffix(" (published)")  # the source column says so
+        key = (method, "published" if r.kind == "published" else "ours")
+        row = rows.setdefault(key, {"method": method, "source": key[1], "leak_free": _leak_free(r)})
+        label = dict(MEGC_DATASETS)[r.family]
+        row[f"{label} UF1"], row[f"{label} UAR"] = r.uf1, r.uar
+    return pd.DataFrame(list(rows.values()), columns=list(MEGC_COLUMNS))
+
+
+def format_megc_table(df: pd.DataFrame) -> str:
+    """``megc_comparison_table`` as plain text, 4 decimals, '-' where a value is unknown."""
+    body = [[_cell(v) if isinstance(v, float) else str(v) for v in row] for row in df.itertuples(index=False)]
+    header = list(MEGC_COLUMNS)
+    widths = [max(len(x) for x in col) for col in zip(header, *body)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*header).rstrip(), fmt.format(*("-" * w for w in widths)).rstrip()]
     lines += [fmt.format(*row).rstrip() for row in body]
     return "\n".join(lines) + "\n"

@@ -225,16 +225,18 @@ def finetune(variant: VariantConfig, data: TrainSet, *, seed, pretrained=None, h
     # LEAKY by construction: the papers' "keep the weights with the best test accuracy"
     x_fit, y_fit = balance(data.x, data.y, ft, kind, seed)
     x_test, y_test = held_out_monitor
-    best = {"acc": -1.0, "weights": None}
+    best = {"acc": -1.0, "weights": None, "epoch": -1}
 
     def epoch_end(epoch, m):
+        # (outputs, N) == (N,) with several outputs (paper 001): their mean accuracy
         acc = float(np.mean(batched_outputs(m, x_test).argmax(-1) == y_test))
         if acc > best["acc"]:
-            best.update(acc=acc, weights=m.get_weights())
+            best.update(acc=acc, weights=m.get_weights(), epoch=epoch)
     history = train(model, TrainSet(x_fit, y_fit, None, data.num_classes), ft, seed=seed, kind=kind,
                     callbacks=callbacks, epoch_end=epoch_end, progress=progress)
     if best["weights"] is not None:
         model.set_weights(best["weights"])
+    history.update(test_selected_epoch=best["epoch"], test_selected_accuracy=best["acc"])
     return model, history, report
 
 
