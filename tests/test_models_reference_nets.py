@@ -66,3 +66,29 @@ def test_take_channels_and_round_trip(tmp_path):
         model.save(tmp_path / f"{name}.keras")
         again = keras.saving.load_model(tmp_path / f"{name}.keras")
         np.testing.assert_array_equal(model.predict_on_batch(x), again.predict_on_batch(x))
+
+
+def _lbp_reference(plane: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """4-neighbour LBP codes of a 2-D array written out loop by loop (bits: +dx, -dy, -dx, +dy)."""
+    h, w = plane.shape
+    codes = np.zeros((h - 2 * dy, w - 2 * dx), int)
+    for i in range(dy, h - dy):
+        for j in range(dx, w - dx):
+            c = plane[i, j]
+            bits = [plane[i, j + dx] >= c, plane[i - dy, j] >= c, plane[i, j - dx] >= c, plane[i + dy, j] >= c]
+            codes[i - dy, j - dx] = sum(int(b) << k for k, b in enumerate(bits))
+    return codes
+
+
+def test_lbp_top_xy_histograms_against_a_loop_reference():
+    from mer_keras.models.layers.lbptop import LBPTOP
+
+    rng = np.random.default_rng(0)
+    clip = rng.integers(0, 4, (1, 9, 12, 12, 1)).astype("float32")  # ties on purpose: >= sets the bit
+    features = np.asarray(LBPTOP((1, 1, 4), blocks=1)(clip)).reshape(3, 16)  # one block: XY, XT, YT
+    xy = np.concatenate([_lbp_reference(clip[0, t, :, :, 0], 1, 1).ravel() for t in range(4, 5)])
+    np.testing.assert_allclose(features[0], np.bincount(xy, minlength=16) / len(xy), atol=1e-6)
+    xt = np.concatenate([_lbp_reference(clip[0, :, y, :, 0], 4, 1).ravel() for y in range(1, 11)])
+    np.testing.assert_allclose(features[1], np.bincount(xt, minlength=16) / len(xt), atol=1e-6)
+    assert build("lbp_top").get_layer("embedding").output.shape == (None, 5 * 5 * 3 * 16)
+    assert _trainable(build("lbp_top", include_top=False)) == 0

@@ -1,4 +1,4 @@
-"""The MEGC 2019 comparison table's small flow networks, as reference systems with known leak-free results.
+"""The MEGC 2019 comparison table's reference systems: two small flow networks and the organisers' LBP-TOP.
 
 ``STSTNet`` (Liong et al., "Shallow Triple Stream Three-dimensional CNN (STSTNet) for micro-expression
 recognition", FG 2019, arXiv:1902.03634, Table I; the authors' PyTorch release ``christy1206/STSTNet``
@@ -19,12 +19,18 @@ Process. Image Commun. 74:129-139, 2019): two streams, the horizontal and the ve
 filters, "same" padding, ReLU, 2x2 pools: 28 -> 14 -> 7), flattened and concatenated (2 x 784), then two
 fully connected layers of 1,024 with ReLU and dropout and the output layer. 2,664,475 parameters with 3
 classes; STSTNet's Table V prints 2.77 M for it (the difference is not explained by any layout we found).
+
+``LBPTOPFeatures`` (the MEGC 2019 guideline's baseline: LBP-TOP, 5x5 non-overlapping blocks, radii
+R_X, R_Y, R_T = 1, 1, 4, P = 4 on every plane, 10 frames): the weight-free ``layers.LBPTOP`` histograms of a
+grey frame stack, named ``embedding`` for the SVM head. Its softmax top exists only so the model has the
+builders' contract; the experiment trains no epoch and classifies with the linear SVM head.
 """
 from __future__ import annotations
 
 import keras
 
 from .common import finish, regularizer, validate_common
+from .layers.lbptop import LBPTOP
 from .layers.torch_defaults import (
     BN_EPSILON,
     BN_MOMENTUM,
@@ -119,3 +125,17 @@ def OFFApexNet(input_shape=(28, 28, 3), include_top=True, weights=None, pooling=
     if include_top:
         x = _dense(classes, x.shape[-1], reg, "predictions", classifier_activation)(x)
     return finish(inputs, x, name or "off_apexnet", weights)
+
+
+def LBPTOPFeatures(input_shape=(10, 64, 64, 1), include_top=True, weights=None, pooling=None, classes=3,
+                   classifier_activation="softmax", radii=(1, 1, 4), blocks=5, name=None):
+    """LBP-TOP histograms of a (T, H, W, 1) grey clip (see the module docstring); ``pooling`` is ignored."""
+    shape = tuple(input_shape)
+    if len(shape) != 4 or shape[-1] != 1 or None in shape:
+        raise ValueError(f"input_shape must be a static (frames, height, width, 1) grey clip, got {input_shape}")
+    validate_common(shape[1:], include_top, weights, pooling, classes, 0.0, min_size=8)
+    inputs = keras.Input(shape, name="input")
+    x = LBPTOP(radii, blocks, name="embedding")(inputs)
+    if include_top:
+        x = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    return finish(inputs, x, name or "lbp_top", weights)

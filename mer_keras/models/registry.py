@@ -70,6 +70,8 @@ MODELS = {
                          "STSTNet, 3 conv branches on u, v, strain (Liong et al. 2019; reference system)"),
     "off_apexnet": ModelSpec("reference_nets.OFFApexNet", {}, (28, 28, 3),
                              "OFF-ApexNet, two streams on u and v (Gan et al. 2019; reference system)"),
+    "lbp_top": ModelSpec("reference_nets.LBPTOPFeatures", {}, (10, 64, 64, 1),
+                         "LBP-TOP histograms, 5x5 blocks, radii 1,1,4, P = 4 (MEGC 2019 baseline; no training)"),
 }
 
 

@@ -181,6 +181,7 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
                               title=f"{v.label} (pooled LOSO)")
         curves = [{k: h[k] for k in ("loss", "accuracy", "learning_rate", "inner_val_uar") if h.get(k)}
                   for h in (d["history"].get("finetune", {}) for d in details)]
+        curves = [c for c in curves if c]  # no epoch trained (fixed features, e.g. LBP-TOP): nothing to draw
         if curves:
             plot_training_curves(curves, run_dir / f"curves_{v.name}.png")
         if export or tsne:
