@@ -95,3 +95,35 @@ def test_the_megc_comparison_table_has_the_shape_of_ststnets_table_iii(ststnet_r
     assert published.loc["STSTNet", "Full UF1"] == 0.7353 and published.loc["STSTNet", "leak_free"] == "not stated"
     assert published.loc["STSTNet (meb, test-fold selection)", "leak_free"] == "no (test-fold selection)"
     assert published.loc["STSTNet (authors' PyTorch release, last epoch)", "Full UAR"] == 0.725
+
+
+def test_a_collapsed_network_is_detected_and_reported(ststnet_run, tmp_path):
+    """A network built to predict one class (a huge bias on class 2) is a collapse; the run's table says so."""
+    import json
+    import shutil
+
+    from mer_keras.evaluation.report import COLLAPSE_NOTE, results_table
+    from mer_keras.models import build
+    from mer_keras.training.fold import collapse_check
+
+    model = build("ststnet")
+    dense = model.get_layer("predictions")
+    kernel, bias = dense.get_weights()
+    dense.set_weights([kernel, np.array([0.0, 0.0, 1e4], "float32")])
+    train = _fold(None).train
+    assert collapse_check(model, train) == {"train_predicted_classes": [2], "collapsed": True}
+    one_class = TrainSet(train.x, np.zeros_like(train.y), train.groups, 3)
+    assert collapse_check(model, one_class)["collapsed"] is False  # one class to learn: nothing collapsed
+
+    run, _ = ststnet_run
+    sidecars = [json.loads(p.read_text()) for p in (run / "folds" / "ststnet").glob("*.json")
+                if not p.name.endswith(".written.json") and p.name != "setup.json"]
+    assert sidecars and all("collapsed" in d["history"]["collapse"] for d in sidecars)
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    doc = json.loads((copy / "results.json").read_text())
+    doc["variants"]["ststnet"]["collapsed_folds"] = 2
+    (copy / "results.json").write_text(json.dumps(doc))
+    notes = results_table([copy])["note"]
+    assert notes.str.contains(COLLAPSE_NOTE.format(n=2, folds=doc["variants"]["ststnet"]["folds"]),
+                              regex=False).any()

@@ -36,6 +36,8 @@ SYNTHETIC_DATASETS = ("synthme",)
 SYNTHETIC_NOTE = "SynthME (synthetic), not comparable to published"
 OVERRIDDEN_NOTE = "settings changed with --set (see results.json config.overrides)"
 LEAKY_NOTE = "leaky option"
+COLLAPSE_NOTE = ("COLLAPSE: the network predicts one class for every training clip in {n} of {folds} folds "
+                 "(inference mode)")
 BASELINE_NOTE = "baseline on the run's folds ({label}), not comparable with published numbers"
 KIND_ORDER = {"run": 0, "baseline": 1, "published": 2}
 PAIR_COLUMNS = ("run", "a", "b", "n", "metric", "difference", "low", "high", "verdict")
@@ -141,8 +143,10 @@ def _run_rows(run_dir: Path, doc: dict) -> list[dict]:
                     if r.startswith("not the ") or "not checked" in r]  # the clip set is not the protocol's
         if leaky:
             reasons.append(f"{LEAKY_NOTE}: {description}" if description else LEAKY_NOTE)
+        warnings = [COLLAPSE_NOTE.format(n=v["collapsed_folds"], folds=v.get("folds", "?"))] \
+            if (v or {}).get("collapsed_folds") else []
         rows += _score_rows(scores, intervals, method=method, kind="run", comparable=not reasons,
-                            note="; ".join(reasons), source=str(run_dir))
+                            note="; ".join(warnings + reasons), source=str(run_dir))
     for kind, b in run_baselines(doc).items():
         rows += _score_rows(b["scores"], b.get("intervals"), method=f"{name} [baseline: {kind}]", kind="baseline",
                             comparable=False, note=BASELINE_NOTE.format(label=b.get("label") or kind),

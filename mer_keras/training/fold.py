@@ -18,6 +18,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupKFold
 
 from .config import VariantConfig
+from .embeddings import batched_outputs
 from .stages import PRETRAIN_STAGES, TrainSet, finetune, head_for
 
 
@@ -77,6 +78,10 @@ def _finish(variant, data, seed, pretrained, history, timings, chosen, progress)
         variant, data.train, seed=seed, pretrained=pretrained, held_out_monitor=monitor,
         progress=progress and (lambda e, n, logs: progress("fine-tune", e, n, logs)))
     timings["finetune_s"] = time.perf_counter() - t
+    if variant.finetune.epochs:  # a network that trained: does it still tell classes apart at inference?
+        t = time.perf_counter()
+        history["collapse"] = collapse_check(model, data.train)
+        timings["collapse_check_s"] = time.perf_counter() - t
     t = time.perf_counter()
     head = head_for(variant).fit(variant, model, data.train, seed=seed, history=history["finetune"])
     timings["head_s"] = time.perf_counter() - t
@@ -91,6 +96,19 @@ def _finish(variant, data, seed, pretrained, history, timings, chosen, progress)
     return FoldResult(y_pred=np.asarray(y_pred, dtype=int), scores=np.asarray(scores), history=history,
                       head_params=params, load_report=report, timings=timings, model=model,
                       head=head.estimator)
+
+
+def collapse_check(model, train: TrainSet) -> dict:
+    """Whether the trained network, in inference mode (BatchNorm's moving statistics, no dropout), predicts a
+    single class for every *training* clip although the training fold holds several: a collapse (issue 21; seen
+    on SynthME after a few dozen steps, when the moving statistics have not caught up). Training clips only,
+    so nothing of the held-out subject is read; several outputs are averaged."""
+    scores = batched_outputs(model, train.x)
+    if scores.ndim == 3:
+        scores = scores.mean(axis=0)
+    predicted = np.unique(scores.argmax(axis=-1))
+    return {"train_predicted_classes": predicted.tolist(),
+            "collapsed": bool(len(predicted) == 1 and len(np.unique(train.y)) > 1)}
 
 
 def choose_hyperparameters(variant: VariantConfig, data: FoldData, *, seed=0, macro_weights=None):

@@ -175,6 +175,8 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
                         "predict_ms_per_sample": _mean([d["timings"].get("predict_ms_per_sample")
                                                         for d in details])},
             "head_params": [d["head"] for d in details],
+            "collapsed_folds": sum(bool(d["history"].get("collapse", {}).get("collapsed")) for d in details),
+            "folds": len(details),
         }
         write_megc_log(preds, run_dir / f"megc_log_{v.name}.txt")
         plot_confusion_matrix(preds["y_true"], preds["y_pred"], classes, run_dir / f"confusion_{v.name}.png",

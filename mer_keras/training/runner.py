@@ -123,6 +123,10 @@ def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed:
                           {"history": res.history, "head": res.head_params, "timings": res.timings,
                            "load_report": res.load_report, "clips": len(te)})
         store.save(task.subject, rows)
+        if res.history.get("collapse", {}).get("collapsed"):
+            logger.warning("[%s] fold %s: COLLAPSE: the trained network predicts class %s for every training clip "
+                           "in inference mode", variant.name, task.subject,
+                           res.history["collapse"]["train_predicted_classes"][0])
         bar.update(1)
         now = time.perf_counter()
         eta = (now - t_start) / done * (len(todo) - done)
