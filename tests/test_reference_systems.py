@@ -57,7 +57,7 @@ def test_the_leaky_copy_reads_the_held_out_labels_and_the_default_never_does():
 @pytest.fixture(scope="module")
 def ststnet_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ststnet")
-    rows = [r for r in SMALL if r[0] != "samm"] * 1
+    rows = [r for r in SMALL if r[0] != "samm"]
     write_flat(tmp / "flow", rows)
     labels = htnet_csv(tmp / "labels.csv", rows)
     assert main(["manifest", "precomputed", "--labels", str(labels), "--input", f"flow={tmp / 'flow'}",
@@ -108,7 +108,7 @@ def test_a_collapsed_network_is_detected_and_reported(ststnet_run, tmp_path):
 
     model = build("ststnet")
     dense = model.get_layer("predictions")
-    kernel, bias = dense.get_weights()
+    kernel, _ = dense.get_weights()
     dense.set_weights([kernel, np.array([0.0, 0.0, 1e4], "float32")])
     train = _fold(None).train
     assert collapse_check(model, train) == {"train_predicted_classes": [2], "collapsed": True}
