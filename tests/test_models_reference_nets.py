@@ -15,6 +15,8 @@ def test_ststnet_parameters_counted_by_hand():
     by_hand = 3 * 28 + 5 * 28 + 8 * 28 + 2 * 16 + (400 * 3 + 3)
     model = build("ststnet")
     assert _trainable(model) == by_hand == 1683  # the paper's Table V prints 0.00167 M
+    wide = 6 * 28 + 10 * 28 + 16 * 28 + 2 * 32 + (5 * 5 * 32 * 3 + 3)  # width 2: filters 6, 10, 16
+    assert _trainable(build("ststnet", width=2)) == wide
     assert embedding_model(model).output_shape == (None, 400)
 
 

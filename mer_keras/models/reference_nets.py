@@ -72,9 +72,12 @@ def _top(x, include_top, classes, classifier_activation, reg):
 
 
 def STSTNet(input_shape=(28, 28, 3), include_top=True, weights=None, pooling=None, classes=3,
-            classifier_activation="softmax", dropout=0.5, l2=0.0, input_pixels=True, name=None):
-    """STSTNet as its authors released it (see the module docstring); ``dropout`` is each branch's."""
+            classifier_activation="softmax", dropout=0.5, l2=0.0, input_pixels=True, width=1.0, name=None):
+    """STSTNet as its authors released it (see the module docstring); ``dropout`` is each branch's; ``width``
+    multiplies the branches' filters (1.0: the paper's 3, 5, 8)."""
     shape = validate_common(input_shape, include_top, weights, pooling, classes, dropout, min_size=8)
+    if not width > 0:
+        raise ValueError(f"width must be > 0, got {width}")
     reg = regularizer(l2)
     inputs = keras.Input(shape, name="input")
     x = inputs
@@ -85,7 +88,7 @@ def STSTNet(input_shape=(28, 28, 3), include_top=True, weights=None, pooling=Non
     branches = []
     for block, filters in STSTNET_BRANCHES:
         b = keras.layers.ZeroPadding2D(2, name=f"{block}_pad")(x)
-        b = _conv(filters, 3, shape[-1], reg, f"{block}_conv")(b)
+        b = _conv(max(1, round(filters * width)), 3, shape[-1], reg, f"{block}_conv")(b)
         b = keras.layers.ReLU(name=f"{block}_relu")(b)
         b = keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{block}_bn")(b)
         b = TorchMaxPool2D(3, 3, 1, name=f"{block}_pool")(b)
