@@ -16,6 +16,7 @@ from tests.fixtures.precomputed_layouts import SMALL, htnet_csv, write_flat
 from tests.test_training_leakage import _trap
 
 FAST = {"finetune": {"epochs": 3, "batch_size": 4}}
+pytestmark = pytest.mark.xdist_group("reference_systems")  # one worker builds the module's run, not both
 
 
 def _variant(leaky: bool):
