@@ -163,7 +163,7 @@ def _published_rows(papers, families) -> list[dict]:
             rows.append({
                 "dataset": r.dataset, "method": f"{r.method} (published)", "kind": "published",
                 "uf1": r.uf1, "uar": r.uar, "accuracy": r.accuracy, "n": None,
-                "comparable": None, "note": r.note, "source": f"{r.table}: {r.source}",
+                "comparable": None, "note": r.note, "source": f"{r.table}: {r.source}", "table": r.table,
             })
     return rows
 
@@ -312,8 +312,7 @@ MEGC_COLUMNS = ("method", "source", "leak_free",
 
 def _leak_free(r) -> str:
     if r.kind == "published":
-        table = str(r.source).split(":", 1)[0]
-        return SELECTION.get(table, "not stated")
+        return SELECTION.get(r.table, "not stated")
     if r.kind == "baseline":
         return "yes (baseline)"
     return "no (test-fold selection)" if LEAKY_NOTE in str(r.note) else "yes"
