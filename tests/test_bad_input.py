@@ -254,6 +254,163 @@ def no_face_hint(tmp, corpus):  # the hint spells the CLI flag, not Python
             ["no frontal face", "--on-no-face previous or center"], lambda: npz_count(cache) == 0)
 
 
+# --- issue 25: a frame that does not belong, names that collide, runs that mix, labels that split a person ---
+
+def _resize_frame(path: Path, w: int, h: int) -> None:
+    cv2.imwrite(str(path), cv2.resize(cv2.imread(str(path)), (w, h)))
+
+
+def other_size_frame_validate(tmp, corpus):  # passed --check-frames and gave flow 14x larger
+    _, csv, df = corpus
+    bad = frame_of(df)
+    _resize_frame(bad, 80, 60)
+    return ["manifest", "--validate", csv, "--check-frames"], [bad.name, "80x60", "96x96"], lambda: None
+
+
+def other_size_frame_prepare(tmp, corpus):
+    _, _, df = corpus
+    bad = frame_of(df)
+    _resize_frame(bad, 80, 60)
+    cache = tmp / "cache"
+    return (["prepare", "--manifest", one_row(corpus, tmp), "--representation", "flow", "--cache", cache, *PREP],
+            [bad.name, "80x60 px but the clip's frames are 96x96"], lambda: npz_count(cache) == 0)
+
+
+def other_size_onset_frame_prepare_hsv(tmp, corpus):  # sibling: the onset resized, another representation
+    _, _, df = corpus
+    bad = frame_of(df, 1, "onset")
+    _resize_frame(bad, 96, 72)
+    cache = tmp / "cache"
+    row = df.iloc[[1]].copy()
+    return (["prepare", "--manifest", write_manifest(row, tmp / "one.csv"), "--representation", "flow_hsv",
+             "--cache", cache, *PREP], [bad.name, r"96x72 \(as", frame_of(df, 1).name], lambda: npz_count(cache) == 0)
+
+
+def _with_frame_entry(corpus, tmp, entry):
+    _, _, df = corpus
+    broken = df.copy()
+    files = str(broken.loc[0, "frame_files"]).split("|")
+    files[int(broken.loc[0, "apex_idx"])] = entry
+    broken.loc[0, "frame_files"] = "|".join(files)
+    return write_manifest(broken, tmp / "m.csv")
+
+
+def dotdot_frame_prepare(tmp, corpus):  # read a frame of another clip
+    _, _, df = corpus
+    entry = os.path.relpath(frame_of(df, 1, "onset"), df.iloc[0]["frames_dir"])
+    assert entry.startswith("..")
+    assert (Path(df.iloc[0]["frames_dir"]) / entry).is_file()  # the path does lead to a real frame
+    cache = tmp / "cache"
+    return (["prepare", "--manifest", _with_frame_entry(corpus, tmp, entry), "--representation", "flow",
+             "--cache", cache, *PREP], [r"line 2 \(", entry, "not a plain file name"], lambda: npz_count(cache) == 0)
+
+
+def absolute_frame_validate(tmp, corpus):  # sibling: an absolute path in frame_files
+    _, _, df = corpus
+    entry = str(frame_of(df, 1, "apex"))
+    return (["manifest", "--validate", _with_frame_entry(corpus, tmp, entry)], [entry, "not a plain file name"],
+            lambda: None)
+
+
+def _subjects_renamed(corpus, tmp, first, second):
+    _, _, df = corpus
+    broken = df.copy()
+    subjects = list(pd.unique(broken["subject"]))
+    broken["subject"] = broken["subject"].map({subjects[0]: first, subjects[1]: second}).fillna(broken["subject"])
+    return write_manifest(broken, tmp / "m.csv")
+
+
+def colliding_stems(tmp, corpus):  # x/y and x__y shared one fold file and one weights file
+    csv = _subjects_renamed(corpus, tmp, "synthme/x/y", "synthme/x__y")
+    return ["manifest", "--validate", csv], ["'synthme/x/y' and 'synthme/x__y'", "synthme__x__y"], lambda: None
+
+
+def colliding_stems_by_case(tmp, corpus):  # sibling: one file on a case-insensitive file system
+    csv = _subjects_renamed(corpus, tmp, "synthme/Ann", "synthme/ann")
+    cache = tmp / "cache"
+    return (["prepare", "--manifest", csv, "--representation", "flow", "--cache", cache, *PREP],
+            ["'synthme/Ann' and 'synthme/ann'"], lambda: npz_count(cache) == 0)
+
+
+def _foreign_run(tmp, experiment="liu2022_mobilevit"):
+    from mer_keras.evaluation.results import write_results_json
+
+    run = tmp / "run"
+    scores = {"all": {"uf1": 0.5, "uar": 0.5, "accuracy": 0.5}}
+    write_results_json(run, config={"name": experiment}, scores=scores,
+                       variants={"mobilevit": {"scores": scores}})
+    return run
+
+
+def run_of_another_experiment(tmp, corpus):  # merged B's variant into A's results.json
+    run = _foreign_run(tmp)
+    before = (run / "results.json").read_text()
+    return (["reproduce", "liu2022_shufflenet", "--out", run, "--cache", tmp / "cache"],
+            ["'liu2022_mobilevit'", "'liu2022_shufflenet' another --out", str(run)],
+            lambda: (run / "results.json").read_text() == before and not (tmp / "cache").exists())
+
+
+def unfinished_run_of_another_experiment(tmp, corpus):  # sibling: B was interrupted before its results.json
+    run = tmp / "run"
+    run.mkdir()
+    (run / "experiment.json").write_text('{"experiment": "liu2022_mobilevit"}')
+    return (["reproduce", "liu2022_shufflenet", "--out", run, "--cache", tmp / "cache"],
+            ["'liu2022_mobilevit'"], lambda: sorted(p.name for p in run.iterdir()) == ["experiment.json"])
+
+
+def _label_csv(tmp, rows, header="dataset,subject,clip,emotion"):
+    flow = tmp / "flow"
+    flow.mkdir(exist_ok=True)
+    for _, subject, clip, *_ in rows:
+        np.save(flow / f"{subject}_{clip}.npy", np.zeros((4, 4, 3), np.float32) + len(clip))
+    csv = tmp / "labels.csv"
+    csv.write_text(header + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return csv, flow
+
+
+LABELS = [("casme2", "sub01", "EP01", "happiness"), ("casme2", "sub01", "EP02", "surprise"),
+          ("casme2", "sub02", "EP03", "disgust"), ("casme2", "sub02", "EP04", "surprise")]
+
+
+def dataset_typo_in_labels(tmp, corpus):  # 'casme22' made a new subject and switched the protocol
+    rows = [*LABELS[:3], ("casme22", "sub02", "EP04", "surprise")]
+    csv, flow = _label_csv(tmp, rows)
+    out = tmp / "out.csv"
+    return (["manifest", "precomputed", "--labels", csv, "--input", f"flow={flow}", "--out", out],
+            ["line 5", "'casme22'", "did you mean 'casme2'"], lambda: not out.exists())
+
+
+def dataset_unknown_among_known(tmp, corpus):  # sibling: a name far from any, beside known ones
+    rows = [*LABELS[:3], ("lab7", "sub02", "EP04", "surprise")]
+    csv, flow = _label_csv(tmp, rows)
+    out = tmp / "out.csv"
+    return (["manifest", "precomputed", "--labels", csv, "--input", f"flow={flow}", "--out", out],
+            ["line 5", "unknown dataset 'lab7'"], lambda: not out.exists())
+
+
+def duplicate_label_row(tmp, corpus):  # dropped with a stdout line
+    csv, flow = _label_csv(tmp, [*LABELS, LABELS[1]])
+    out = tmp / "out.csv"
+    return (["manifest", "precomputed", "--labels", csv, "--input", f"flow={flow}", "--out", out],
+            ["line 6", "first at line 3", "casme2/sub01/EP02"], lambda: not out.exists())
+
+
+def unknown_emotion(tmp, corpus):
+    rows = [*LABELS[:3], ("casme2", "sub02", "EP04", "suprise")]
+    csv, flow = _label_csv(tmp, rows)
+    out = tmp / "out.csv"
+    return (["manifest", "precomputed", "--labels", csv, "--input", f"flow={flow}", "--out", out],
+            ["line 5", "unknown emotion 'suprise'"], lambda: not out.exists())
+
+
+def repeated_input(tmp, corpus):  # kept B, dropped A
+    csv, flow = _label_csv(tmp, LABELS)
+    other = Path(shutil.copytree(flow, tmp / "flow2"))
+    out = tmp / "out.csv"
+    return (["manifest", "precomputed", "--labels", csv, "--input", f"flow={flow}", "--input", f"flow={other}",
+             "--out", out], ["--input flow=", str(other)], lambda: not out.exists())
+
+
 CASES = {
     "1 truncated jpeg, manifest --validate --check-frames": Case(truncated_jpeg_validate, "is truncated"),
     "1 truncated jpeg, prepare": Case(truncated_jpeg_prepare, "is truncated"),
@@ -276,6 +433,20 @@ CASES = {
     "10 missing frames_dir in prepare": Case(missing_frames_dir, "cannot be read"),
     "10 mask typo": Case(mask_typo, "expected a comma-separated list of eyes, static, nose"),
     "10 no-face hint spells the flag": Case(no_face_hint, "preprocess.on_no_face"),
+    "25 frame of another size, manifest --check-frames": Case(other_size_frame_validate, "must have the clip's size"),
+    "25 frame of another size, prepare flow": Case(other_size_frame_prepare, "must have the clip's size"),
+    "25 onset frame of another size, prepare flow_hsv": Case(other_size_onset_frame_prepare_hsv, "clip's size"),
+    "25 frame_files entry with ../, prepare": Case(dotdot_frame_prepare, "inside the clip folder"),
+    "25 frame_files entry with an absolute path": Case(absolute_frame_validate, "inside the clip folder"),
+    "25 subject stems collide x/y x__y": Case(colliding_stems, "same file name"),
+    "25 subject stems collide by case, prepare": Case(colliding_stems_by_case, "same file name"),
+    "25 run folder of another experiment": Case(run_of_another_experiment, "holds a run of experiment"),
+    "25 unfinished run of another experiment": Case(unfinished_run_of_another_experiment, "belongs to one experiment"),
+    "25 dataset typo in a label CSV": Case(dataset_typo_in_labels, "unknown dataset"),
+    "25 unknown dataset beside known ones": Case(dataset_unknown_among_known, "unknown dataset"),
+    "25 duplicated label row": Case(duplicate_label_row, "listed again"),
+    "25 unknown emotion in a label CSV": Case(unknown_emotion, "no protocol knows it"),
+    "25 repeated --input flow=A --input flow=B": Case(repeated_input, "give each representation once"),
 }
 
 

@@ -5,7 +5,11 @@ Exit status: 0 written cleanly; 1 written with ``--keep-going`` but problems wer
 """
 from __future__ import annotations
 
+import logging
 import sys
+from pathlib import Path
+
+logger = logging.getLogger("mer_keras")
 
 
 def register(subparsers) -> None:
@@ -20,7 +24,8 @@ def register(subparsers) -> None:
                    "smic-vis-e, smic-nir-e, mmew, casme3, ck+, oulu-casia, jaffe, mug, synthme, synthme-macro) or "
                    "megc2019 for the composite")
     p.add_argument("--root", help="the dataset's folder as shipped")
-    p.add_argument("--protocol", help="megc2019, casme2-5class, three-class, casme3-3class, casme3-4class, all, or "
+    p.add_argument("--protocol", help="megc2019, casme2-5class, casme2-4class-jin2024, jin2024-samm4, three-class, casme3-3class, "
+                   "casme3-4class, all, or "
                    "liu2022-macro (paper 004's macro "
                    "images of ck+, oulu-casia, mug, jaffe: one row per selected frame) (default: the dataset's)")
     p.add_argument("--megc-gt", help="official MEGC 2019 combined_3class_gt.csv (selects the listed clips)")
@@ -31,6 +36,10 @@ def register(subparsers) -> None:
     p.add_argument("--frames", help="folder holding the subject folders, when the root holds raw and cropped")
     p.add_argument("--missing-apex", choices=("middle", "drop", "error"),
                    help="CASME II/SAMM/MMEW/CAS(ME)^3 rows whose apex is not a number (default middle)")
+    p.add_argument("--apex", choices=("given", "spot"), default="given",
+                   help="spot: replace every estimated (middle-frame) apex, SMIC's and SMIC-E's, by the frame of "
+                   "peak face motion from the onset (apex_source spotted; preprocessing.spotting); annotated apexes "
+                   "are kept (default given)")
     p.add_argument("--labels", help="precomputed: label CSV (dataset, sub, filename_o, label, imagename as HTNet ships "
                    "it, or dataset, subject, clip, label|emotion); see data_manifests/README.md")
     p.add_argument("--input", action="append", default=[], metavar="NAME=DIR",
@@ -44,6 +53,25 @@ def register(subparsers) -> None:
                    help="with --validate: also decode every frame file (missing, truncated or corrupt frames are "
                    "problems)")
     p.set_defaults(func=run)
+
+
+def report_path(out) -> Path:
+    """The manifest's report: every clip left out on purpose and every problem (``--keep-going``), one row each."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.report.csv")
+
+
+def write_report(out, skipped, problems) -> Path:
+    """Write the report beside the manifest (an old report of the same name is replaced, never left stale)."""
+    import pandas as pd
+
+    from .manifest import write_manifest
+
+    rows = [{"kind": "left out", **r} for r in skipped.to_dict("records")]
+    rows += [{"kind": "problem", "where": str(p.row), "clip": p.clip, "reason": p.message, "file": p.file}
+             for p in problems]
+    table = pd.DataFrame(rows, columns=["kind", "dataset", "subject", "clip", "emotion", "reason", "where", "file"])
+    return write_manifest(table, report_path(out))
 
 
 def _reader_options(args) -> dict:
@@ -92,7 +120,14 @@ def run(args) -> int:
                 print("mer-keras manifest precomputed: give --input NAME=DIR (e.g. --input flow=norm_u_v_os)"
                       + (f"; not NAME=DIR: {bad}" if bad else ""), file=sys.stderr)
                 return 2
-            inputs = dict(s.split("=", 1) for s in args.input)
+            pairs = [s.split("=", 1) for s in args.input]
+            repeated = sorted({n for n, _ in pairs if [m for m, _ in pairs].count(n) > 1})
+            if repeated:
+                folders = [d for n, d in pairs if n == repeated[0]]
+                print(f"mer-keras manifest precomputed: --input {repeated[0]}= is given {len(folders)} times "
+                      f"({', '.join(folders)}); give each representation once", file=sys.stderr)
+                return 2
+            inputs = dict(pairs)
             df = read_precomputed(inputs, labels=args.labels, megc_gt=args.megc_gt, protocol=args.protocol,
                                   on_error=on_error)
         elif args.dataset.lower() == "megc2019":
@@ -130,7 +165,16 @@ def run(args) -> int:
         return 2
     skipped = skipped_table(df)
     df.attrs.clear()
+    if args.apex == "spot":
+        from ..preprocessing.spotting import spot_apexes
+
+        estimated = int(df["apex_source"].eq("middle").sum())
+        df = spot_apexes(df)
+        done = int(df["apex_source"].eq("spotted").sum())
+        print(f"apex spotted for {done} of {estimated} clip(s) with an estimated apex"
+              + (f"; {estimated - done} without motion keep the middle frame" if done < estimated else ""))
     write_manifest(df, args.out)
+    report = write_report(args.out, skipped, problems)
     print(f"wrote {args.out}: {len(df)} {'images' if args.protocol in IMAGE_PROTOCOLS else 'clips'}, "
           f"{df['subject'].nunique()} subjects")
     print(pd.crosstab(df["dataset"], df["class_name"], margins=True, margins_name="total").to_string())
@@ -138,10 +182,17 @@ def run(args) -> int:
         from .liu2022_macro import compare_with_paper
 
         print(compare_with_paper(df))
+    from ..evaluation.protocols import counts_beside_published
+
+    beside = counts_beside_published(df, args.protocol) if args.protocol else None
+    if beside:  # a paper that prints its clips per class (casme2-4class-jin2024: 246 clips, other 51.2 %)
+        print(beside)
     if len(skipped):
         print(f"left out {len(skipped)} clip(s):")
         counts = skipped.groupby(["dataset", "reason", "emotion"]).size().rename("clips")
         print(counts.to_string())
+        logger.warning("left out %d clip(s) (%s); listed in %s", len(skipped), "; ".join(
+            f"{n} {d}: {r}" for (d, r), n in skipped.groupby(["dataset", "reason"]).size().items()), report)
     if problems:
         print(f"{len(problems)} problem(s); those rows are not in {args.out}:", file=sys.stderr)
         for p in problems:

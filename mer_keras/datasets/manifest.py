@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FrameDecodeError, InputError, InputNotFoundError
+from ..naming import stem_key
 from .labels import classes_for
 
 FRAME_SEP = "|"
@@ -212,9 +213,37 @@ def read_image(path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
     return image
 
 
+def foreign_frame_name(name: str) -> str | None:
+    """Why a ``frame_files`` entry is not a plain file name of its clip folder (``../b/img3.jpg``, an absolute
+    path), or None: a frame must sit inside its own clip folder, never read another clip's."""
+    if name in (".", "..") or "/" in name or "\\" in name or os.path.isabs(name):
+        return f"frame entry {name!r} is not a plain file name inside the clip folder (a path to another folder)"
+    return None
+
+
 def frame_paths(row) -> list[Path]:
-    """Full paths of a manifest row's frames, in temporal order."""
-    return [Path(row["frames_dir"]) / n for n in str(row["frame_files"]).split(FRAME_SEP) if n]
+    """Full paths of a manifest row's frames, in temporal order; an entry that leaves the clip folder is an
+    ``InputError`` naming it (``foreign_frame_name``)."""
+    names = [n for n in str(row["frame_files"]).split(FRAME_SEP) if n]
+    for name in names:
+        why = foreign_frame_name(name)
+        if why:
+            raise InputError(f"clip {row['subject']}/{row['clip']}: {why}")
+    return [Path(row["frames_dir"]) / n for n in names]
+
+
+def different_size(shapes: dict) -> str | None:
+    """Which frame of a clip is not the clip's size, or None. ``shapes``: {frame name: image shape} in temporal
+    order; the first frame's height x width is the clip's (a frame resized elsewhere gives flow of another
+    scale)."""
+    if not shapes:
+        return None
+    (first, shape), *rest = shapes.items()
+    for name, other in rest:
+        if tuple(other[:2]) != tuple(shape[:2]):
+            return (f"frame {name} is {other[1]}x{other[0]} px but the clip's frames are {shape[1]}x{shape[0]} "
+                    f"(as {first}): every frame of a clip must have the clip's size")
+    return None
 
 
 def position_of(frame_files: list[str], number: int) -> int | None:
@@ -318,6 +347,7 @@ def validate(df: pd.DataFrame, check_frames: bool = True, raise_on_error: bool =
             raise ManifestError(problems)
         return problems
     dup = df.duplicated(subset=["dataset", "subject", "clip"], keep=False)
+    problems += stem_collisions(df, file)
     locators = list(df.index) if lines is None else list(lines)
     for (i, row), where in zip(df.iterrows(), locators):
         clip = f"{row['subject']}/{row['clip']}"
@@ -343,6 +373,10 @@ def validate(df: pd.DataFrame, check_frames: bool = True, raise_on_error: bool =
         files = [n for n in str(row["frame_files"]).split(FRAME_SEP) if n and n != "nan"]
         if not files:
             bad(f"no frames listed for the clip in {row['frames_dir']}")
+        foreign = [why for why in map(foreign_frame_name, files) if why]
+        if foreign:
+            bad(foreign[0])
+            continue
         try:
             numbers = [frame_number(n) for n in files]
         except ValueError as e:
@@ -388,13 +422,36 @@ def validate(df: pd.DataFrame, check_frames: bool = True, raise_on_error: bool =
             if absent:
                 bad(f"{len(absent)} listed frame(s) missing in {folder}, first {absent[0]}")
             elif decode_frames:
+                shapes = {}
                 for name in files:
                     try:
-                        read_image(folder / name)
+                        shapes[name] = read_image(folder / name).shape
                     except (InputError, InputNotFoundError, OSError) as e:
                         bad(str(e))
+                other = different_size(shapes)
+                if other:
+                    bad(other)
     if problems and raise_on_error:
         raise ManifestError(problems)
+    return problems
+
+
+def stem_collisions(df: pd.DataFrame, file: str | None = None) -> list[Problem]:
+    """Subjects whose fold-file stems collide (``x/y`` and ``x__y`` both name ``x__y.csv``): two folds would
+    write one file, the later overwriting the earlier, so the manifest is refused until one is renamed."""
+    seen: dict = {}
+    problems = []
+    for subject in pd.unique(df["subject"].astype(str)):
+        try:
+            stem = stem_key(subject)
+        except ValueError as e:
+            problems.append(Problem("-", subject, file or "", str(e)))
+            continue
+        if stem in seen:
+            problems.append(Problem("-", subject, file or "", f"subjects {seen[stem]!r} and {subject!r} map to the "
+                                    f"same file name {stem!r} (fold and weights files): rename one"))
+        else:
+            seen[stem] = subject
     return problems
 
 

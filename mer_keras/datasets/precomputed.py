@@ -25,6 +25,7 @@ so subjects are the same keys as a manifest read from the raw release (``smic-hs
 """
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 
@@ -32,9 +33,17 @@ import numpy as np
 import pandas as pd
 
 from .labels import PROTOCOL_MAPPERS, classes_for
-from .manifest import APEX_SOURCES, COLUMNS, IMAGE_EXTENSIONS, ManifestError, Problem
+from .manifest import (
+    APEX_SOURCES,
+    COLUMNS,
+    IMAGE_EXTENSIONS,
+    ManifestError,
+    Problem,
+    stem_collisions,
+)
 from .megc2019 import LIST_DATABASES, megc2019_class, native_key, read_official_list
 from .reading import SKIPPED_COLUMNS, check_on_error
+from .registry import ALIASES, DATASETS
 from .sheets import as_text, normalise
 
 INPUT_PREFIX = "input_"
@@ -61,6 +70,39 @@ NAME_PATTERNS = (
     ("samm", re.compile(r"(\d+)_(\d+_\d+_\d+)")),
 )
 """``<subject>_<clip>`` file stems of the STSTNet-style releases, per database of the MEGC list."""
+
+
+KNOWN_DATASETS = frozenset(DATASETS) | frozenset(ALIASES) | frozenset(LIST_DATABASES)
+"""Dataset names a label CSV may use; any other (``casme22``) is a problem naming its line, since it
+would make a new subject of the same person and change the protocol silently."""
+LEFT_OUT_EMOTIONS = frozenset({"others", "other", "neutral", "fear", "contempt", "repression", "sadness", "sad"})
+"""Emotions that exist in the datasets but that some protocols leave out (counted, not a problem)."""
+
+
+def normalise_dataset(name) -> str:
+    return str(name).strip().lower()
+
+
+def known_emotion(emotion: str) -> bool:
+    """Whether any protocol maps ``emotion`` (or it is a known left-out one): else it is a typo."""
+    e = str(emotion).strip().lower()
+    return e in LEFT_OUT_EMOTIONS or any(m(e) is not None for m in PROTOCOL_MAPPERS.values())
+
+
+def unknown_dataset(name) -> str:
+    close = difflib.get_close_matches(normalise_dataset(name), sorted(KNOWN_DATASETS), n=1, cutoff=0.75)
+    return (f"unknown dataset {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f"; expected one of {sorted(KNOWN_DATASETS)}, or one name of your own for every row")
+
+
+def own_dataset(names) -> str | None:
+    """The one dataset name of the user's own (``mydata``) when it is the only name a label CSV uses and is not a
+    near miss of a known one; None otherwise (every unknown name is then a problem)."""
+    used = {normalise_dataset(n) for n in names if n}
+    if len(used) != 1 or used <= KNOWN_DATASETS:
+        return None
+    name = next(iter(used))
+    return None if difflib.get_close_matches(name, sorted(KNOWN_DATASETS), n=1, cutoff=0.75) else name
 
 
 def input_columns(df) -> list[str]:
@@ -233,18 +275,36 @@ def read(inputs: dict, labels=None, megc_gt=None, *, dataset=None, protocol=None
         entries[key] = rec
 
     if labels is not None:
-        for r in read_labels(labels).itertuples():
+        first_line: dict = {}  # key -> the label CSV line that named it first
+        table = read_labels(labels)
+        own = own_dataset([d or dataset for d in table["dataset"]])
+        for r in table.itertuples():
             names = [r.file, f"{r.subject}_{r.clip}", r.clip]
             db = r.dataset or dataset
+            if db and normalise_dataset(db) not in KNOWN_DATASETS | {own}:  # a typo would make a new subject
+                problems.append(Problem(f"line {r.line}", f"{r.subject}/{r.clip}", str(labels),
+                                        unknown_dataset(db)))
+                continue
             key = canonical(db, r.subject, r.clip) if db and r.subject and r.clip else parse_name(r.file or "")
             if key is None:
                 problems.append(Problem(f"line {r.line}", f"{r.subject}/{r.clip}", str(labels),
                                         "cannot tell the dataset: add a dataset column or pass dataset="))
                 continue
+            if key in first_line:
+                problems.append(Problem(f"line {r.line}", f"{key[1]}/{key[2]}", str(labels),
+                                        f"the clip is listed again (first at line {first_line[key]}): "
+                                        "remove the repeated row"))
+                continue
+            first_line[key] = r.line
             label = r.label if r.label != "" else None
             if label is not None and not label.lstrip("-").isdigit():
                 problems.append(Problem(f"line {r.line}", f"{key[1]}/{key[2]}", str(labels),
                                         f"label {label!r} is not a class index"))
+                continue
+            emotion = r.emotion.lower()
+            if emotion and not known_emotion(emotion):
+                problems.append(Problem(f"line {r.line}", f"{key[1]}/{key[2]}", str(labels),
+                                        f"unknown emotion {r.emotion!r} (no protocol knows it: a typo?)"))
                 continue
             add(key, {"label": None if label is None else int(label), "emotion": r.emotion.lower(),
                       "where": f"line {r.line}", "file": str(labels), "names": names})
@@ -345,6 +405,7 @@ def validate_precomputed(df: pd.DataFrame, check_frames: bool = True, raise_on_e
             raise ManifestError(problems)
         return problems
     dup = df.duplicated(subset=["dataset", "subject", "clip"], keep=False)
+    problems += stem_collisions(df, file)
     locators = list(df.index) if lines is None else list(lines)
     for (i, row), where in zip(df.iterrows(), locators):
         clip = f"{row['subject']}/{row['clip']}"

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..naming import subject_file_stem
 from .metrics import ALL, PREDICTION_COLUMNS, check_predictions
 
 logger = logging.getLogger("mer_keras")
@@ -178,6 +179,13 @@ def write_results_json(
     return atomic_write_json(Path(run_dir) / RESULTS_FILE, doc)
 
 
+def fold_details(run_dir, variant: str) -> list[dict]:
+    """The per-fold sidecars (history, head, timings) of the variant's fold CSVs."""
+    folder = Path(run_dir) / "folds" / variant
+    return [json.loads(p.with_suffix(".json").read_text()) for p in sorted(folder.glob("*.csv"))
+            if p.with_suffix(".json").is_file()]
+
+
 def read_results_json(run_dir) -> dict:
     """The ``results.json`` of a run directory (or the file itself), with a clear error if absent."""
     path = Path(run_dir)
@@ -185,18 +193,17 @@ def read_results_json(run_dir) -> dict:
         path = path / RESULTS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"no {RESULTS_FILE} at {path}: is this a finished mer-keras run directory?")
-    with open(path, encoding="utf-8") as f:
-        doc = json.load(f)
-    _check_scores(doc.get("scores"), f"{path} 'scores'")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path} cannot be read as JSON ({e}): not a mer-keras {RESULTS_FILE}") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{path} holds a JSON {type(doc).__name__}, not the object a mer-keras {RESULTS_FILE} is")
+    try:
+        _check_scores(doc.get("scores"), f"{path} 'scores'")
+    except ValueError as e:
+        raise InputError(str(e)) from None
     return doc
-
-
-def subject_file_stem(subject: str) -> str:
-    """File-name form of a qualified subject key ('casme2/sub01' -> 'casme2__sub01')."""
-    stem = str(subject).replace("/", "__").replace("\\", "__")
-    if not stem or stem.startswith("."):
-        raise ValueError(f"subject {subject!r} cannot name a fold file")
-    return stem
 
 
 class FoldStore:

@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..datasets.manifest import frame_paths, read_image
+from ..datasets.manifest import different_size, frame_paths, read_image
 from ..errors import ConfigError, InputError
 from .face import MASK_NAMES, FaceAligner, NoFaceError
 from .flow import (
@@ -99,7 +99,11 @@ def read_frames(row, positions) -> dict[int, np.ndarray]:
             f"clip {clip}: has {len(paths)} frame(s) in {row['frames_dir']} but its indices ask for "
             f"position(s) {sorted(set(bad))}"
         )
-    return {p: read_frame(paths[p], clip, p) for p in sorted(set(positions))}
+    frames = {p: read_frame(paths[p], clip, p) for p in sorted(set(positions))}
+    other = different_size({paths[p].name: f.shape for p, f in frames.items()})
+    if other:
+        raise FrameError(f"clip {clip}: {other}")
+    return frames
 
 
 def _positions(row):

@@ -25,12 +25,15 @@ from ..evaluation.plots import (
     plot_scores_with_baselines,
     plot_training_curves,
 )
+from ..evaluation.protocols import counts_beside_published
 from ..evaluation.results import (
     atomic_write_json,
+    fold_details,
     library_versions,
     read_results_json,
     write_results_json,
 )
+from ..evaluation.stage_report import plot_stages, stage_summary
 from .config import (
     ExperimentConfig,
     VariantConfig,
@@ -49,19 +52,27 @@ from .data import (
 )
 from .executors import make_executor
 from .networks import RunSettings, configure_determinism, dtype_policy
-from .runner import LosoInputs, export_model, fold_details, run_variant
+from .runner import LosoInputs, export_model, run_variant
 from .stages import PRETRAIN_STAGES, TrainSet
 
 logger = logging.getLogger("mer_keras")
+RUN_OWNER = "experiment.json"
+"""Beside results.json: the experiment a run folder belongs to (``claim_run_dir``)."""
 
 
 def macro_pretrain(variant: VariantConfig, macro, cache: Path, run_dir: Path, seed: int, classes) -> Path:
     """Paper 004's macro-expression training, once per model and settings: no micro-expression subject is
-    involved. The weights file is named by a hash of everything that shapes it, so changed settings retrain."""
+    involved. The weights file is named by a hash of everything that shapes it, so changed settings retrain.
+
+    The macro network has the macro manifest's classes. With ``pretrain.transfer = "backbone"`` only the
+    backbone moves (the head starts fresh), so the macro classes need not be the micro ones (paper 002: a
+    three-class facial-expression corpus before CASME II's five classes); with ``"all"`` the head moves too,
+    and differing classes are refused."""
     macro_classes = class_names(macro)
-    if macro_classes != list(classes):
+    if variant.pretrain.transfer != "backbone" and macro_classes != list(classes):
         raise InputError(f"the macro-expression manifest's classes {macro_classes} differ from the micro "
-                         f"classes {classes}: the transferred head would mean other things")
+                         f"classes {classes}: the transferred head would mean other things "
+                         "(pretrain.transfer = 'backbone' transfers the backbone only)")
     key = fingerprint({"model": variant.model, "pretrain": to_plain(variant.pretrain),
                        "network": to_plain(variant.network), "preprocess": to_plain(variant.preprocess),
                        "clips": clip_ids(macro), "seed": seed})
@@ -70,7 +81,7 @@ def macro_pretrain(variant: VariantConfig, macro, cache: Path, run_dir: Path, se
         return path
     t = time.perf_counter()
     x, _ = prepared(macro, variant.preprocess, cache)
-    data = TrainSet(x, macro["label"].to_numpy(), macro["subject"].astype(str).to_numpy(), len(classes))
+    data = TrainSet(x, macro["label"].to_numpy(), macro["subject"].astype(str).to_numpy(), len(macro_classes))
     logger.info("macro-expression pre-training of %s on %d images (%d epochs)", variant.model, len(x),
                 variant.pretrain.epochs)
     _, history = PRETRAIN_STAGES["macro"].run(variant, data, seed=seed, weights_path=path)
@@ -125,7 +136,7 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
     fold_executor = make_executor(executor, jobs, address, settings)
     run_dir = Path(out or Path("runs") / exp.name)
     cache = Path(cache or run_dir.parent / "cache")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    claim_run_dir(run_dir, exp.name)
     micro, macro = load_data(exp, data, cache, seed, macro_manifest, [v.name for v in chosen])
     classes = class_names(micro)
     t = time.perf_counter()
@@ -140,6 +151,9 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
     logger.info("%d clips, %d subjects, input %s, classes %s (%.1fs preprocessing)", len(micro),
                 micro["subject"].nunique(), x.shape[1:], classes, prepare_s)
     comparable_clips, clip_note = protocol_clip_check(micro, exp.protocol)
+    beside = counts_beside_published(micro)  # e.g. paper 001's 246 CASME II clips, other 51.2 %
+    if beside:
+        logger.info("%s", beside)
     y, groups = micro["label"].to_numpy(), micro["subject"].astype(str).to_numpy()
 
     previous = read_results_json(run_dir) if (run_dir / "results.json").is_file() else {}
@@ -177,7 +191,11 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
             "head_params": [d["head"] for d in details],
             "collapsed_folds": sum(bool(d["history"].get("collapse", {}).get("collapsed")) for d in details),
             "folds": len(details),
+            "stages": stage_summary(details),
         }
+        if any(stage in results_variants[v.name]["stages"] for stage in ("pretrain", "finetune")):
+            plot_stages(results_variants[v.name]["stages"], run_dir / f"stages_{v.name}.png",
+                        title=f"{v.label}: stage report", chance=1 / len(classes))
         write_megc_log(preds, run_dir / f"megc_log_{v.name}.txt")
         plot_confusion_matrix(preds["y_true"], preds["y_pred"], classes, run_dir / f"confusion_{v.name}.png",
                               title=f"{v.label} (pooled LOSO)")
@@ -213,12 +231,33 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
                        extra={"experiment": exp.name, "paper": exp.paper, "dataset": data,
                               "synthetic": data == SYNTHME, "overridden": bool(overrides),
                               "n_clips": len(micro), "n_subjects": int(micro["subject"].nunique()),
-                              "face_fallbacks": fallbacks, "deterministic": settings.deterministic},
+                              "face_fallbacks": fallbacks, "deterministic": settings.deterministic,
+                              "class_counts_beside_published": beside},
                        baselines=baselines)
     plot_scores_with_baselines(run_dir, run_dir / "scores_with_baselines.png")
     results = json.loads((run_dir / "results.json").read_text())
     results["run_dir"] = str(run_dir)
     return results
+
+
+def claim_run_dir(run_dir: Path, experiment: str) -> None:
+    """A run folder belongs to one experiment (``RUN_OWNER``, else its results.json says which): another's
+    variants would be merged into this one's results and relabelled, so that is refused by name."""
+    owner = run_dir / RUN_OWNER
+    found = None
+    if owner.is_file():
+        try:
+            found = json.loads(owner.read_text()).get("experiment")
+        except (ValueError, AttributeError):
+            raise InputError(f"{owner} is damaged: cannot tell which experiment {run_dir} belongs to") from None
+    elif (run_dir / "results.json").is_file():
+        found = read_results_json(run_dir).get("config", {}).get("name")
+    if found is not None and found != experiment:
+        raise InputError(f"{run_dir} holds a run of experiment {found!r}; a run folder belongs to one experiment: "
+                         f"give {experiment!r} another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not owner.is_file():
+        atomic_write_json(owner, {"experiment": experiment})
 
 
 def same_fold_baselines(x, x_flow, micro, classes, run_dir: Path, seed: int) -> dict:

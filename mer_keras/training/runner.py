@@ -20,9 +20,11 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from .. import __version__
+from ..datasets.manifest import ManifestError, stem_collisions
 from ..errors import InputError
 from ..evaluation import FoldStore, loso_folds
 from ..evaluation.results import atomic_write_json
+from ..naming import subject_file_stem
 from . import fold as fold_module
 from .config import VariantConfig, to_plain
 from .data import clip_ids, fingerprint, prepare_params
@@ -81,6 +83,9 @@ def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed:
     executor = executor or SequentialExecutor()
     store = FoldStore(run_dir, variant.name)
     folds = loso_folds(inputs.rows)
+    collisions = stem_collisions(inputs.rows)
+    if collisions:  # two folds would write one file: the later would overwrite the earlier
+        raise ManifestError(collisions)
     check_same_setup(store.folder, setup_of(variant, seed, inputs, macro_weights, extra_setup))
     tasks = [FoldTask(variant, f.subject, f.train_idx, f.test_idx, seed,
                       Path(run_dir) / "pretrain" / variant.name / f"{_safe(f.subject)}.weights.h5",
@@ -188,14 +193,7 @@ def as_saved(setup: dict) -> dict:
 
 
 def _safe(subject: str) -> str:
-    return subject.replace("/", "__")
-
-
-def fold_details(run_dir: Path, variant: str) -> list[dict]:
-    """The per-fold sidecars (history, head, timings) of the variant's fold CSVs."""
-    folder = Path(run_dir) / "folds" / variant
-    return [json.loads(p.with_suffix(".json").read_text()) for p in sorted(folder.glob("*.csv"))
-            if p.with_suffix(".json").is_file()]
+    return subject_file_stem(subject)
 
 
 def export_model(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed: int, *, classes, preprocess,
