@@ -19,6 +19,9 @@ def table_command(args) -> int:
 
         print("\nMEGC 2019 comparison (the shape of STSTNet's Table III; ours beside published):")
         print(format_megc_table(megc_comparison_table(args.run_dirs)), end="")
+    if args.stages:
+        print()
+        print(stages_text(args.run_dirs), end="")
     if args.csv:
         from .results import atomic_write_text
 
@@ -35,6 +38,24 @@ def table_command(args) -> int:
         print()
         print(format_pairs(pairs, n_boot=args.n_boot), end="")
     return 0
+
+
+def stages_text(run_dirs) -> str:
+    """The stage report of every variant of each run, from its fold sidecars (older runs: what they hold)."""
+    from .results import fold_details, read_results_json
+    from .stage_report import format_stages, stage_summary
+
+    parts = []
+    for run_dir in run_dirs:
+        doc = read_results_json(run_dir)
+        classes = (doc.get("config") or {}).get("classes") or []
+        for name in doc.get("variants", {}):
+            details = fold_details(run_dir, name)
+            if not details:
+                parts.append(f"{name}: no fold sidecars under {run_dir}/folds/{name}: no stage report\n")
+                continue
+            parts.append(format_stages(name, stage_summary(details), 1 / len(classes) if classes else None))
+    return "Stage report (training subjects only):\n" + "\n".join(parts)
 
 
 def _positive_int(text: str) -> int:
@@ -62,6 +83,10 @@ def register(subparsers) -> None:
     p.add_argument("--megc", action="store_true",
                    help="also print one MEGC 2019 comparison table (Full, SMIC, CASME II, SAMM; UF1 / UAR), ours "
                         "beside every published row, with a column saying which rows are leak-free")
+    p.add_argument("--stages", action="store_true",
+                   help="also print each variant's stage report: per stage trained with an inner split, the "
+                        "network's inner-validation UAR per epoch and linear probes (raw input, embedding before "
+                        "and after the stage), and the folds that collapsed to one class")
     p.add_argument("--no-pairs", action="store_true",
                    help="leave out the paired differences between the variants of a run")
     p.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N",

@@ -201,9 +201,10 @@ class PretrainConfig:
     learning_rate: float = setting(0.001, POSITIVE, "initial learning rate")
     momentum: float = setting(0.9, PROBABILITY, "SGD momentum")
     balanced: bool = setting(True, Flag(), "class-balanced batches")
-    checkpoint: str = setting("last", Options("last", "best_inner_val"),
+    checkpoint: str = setting("last", Options("last", "best_inner_val", "last_inner_val"),
                               "weights kept: the last epoch, or the best epoch on a subject-grouped inner "
-                              "validation split of the training data")
+                              "validation split of the training data; 'last_inner_val' holds that split out "
+                              "and keeps the last epoch (for the stage report)")
     val_fraction: float = setting(0.2, Number(float, 0.05, 0.5), "share of subjects in that inner split")
     max_shift: int = setting(0, Number(int, 0), "random shift augmentation, pixels")
     p_shift: float = setting(1.0, PROBABILITY, "probability that a sample is shifted (when max_shift > 0)")
@@ -221,11 +222,17 @@ class NetworkConfig:
     leaky_slope: float = setting(0.1, PROBABILITY, "negative slope of LeakyReLU")
     dropout: float = setting(0.5, Number(float, 0.0, 0.95), "dropout before the classifier")
     l2: float = setting(0.0, Number(float, 0.0), "L2 factor on convolution and dense kernels")
-    bn_momentum: float = setting(0.99, Number(float, 0.0, 0.999),
-                                 "moving-average momentum of every BatchNormalization layer (Keras' default; "
-                                 "PyTorch's default is 0.9 in Keras terms)")
+    bn_momentum: float | None = setting(None, Number(float, 0.0, 0.999, none=True),
+                                        "moving-average momentum of every BatchNormalization layer (none: each "
+                                        "layer keeps the builder's own, e.g. ReXNet's 0.9; Keras' default is 0.99, "
+                                        "PyTorch's is 0.9 in Keras terms)")
     width: float | None = setting(None, Number(float, 0, low_open=True, none=True),
                                   "width multiplier or base channels of builders that take one (none: their own)")
+    init_weights: str | None = setting(None, Text(none=True),
+                                       "a local weights file (e.g. ImageNet weights) loaded by layer name and shape "
+                                       "into the network's initial state; layers it does not match, such as a head "
+                                       "for other classes, keep their seeded initialisation (none: train from "
+                                       "scratch; nothing is downloaded)")
 
 
 @dataclass(frozen=True)
@@ -252,10 +259,11 @@ class FinetuneConfig:
     reduce_lr_on_plateau: bool = setting(False, Flag(), "halve the learning rate when the training loss stalls")
     gradual_unfreezing: bool = setting(False, Flag(), "unfreeze backbone stages back to front (paper 004)")
     unfreeze_every: int = setting(1, Number(int, 1), "epochs between two unfreezing steps")
-    checkpoint: str = setting("last", Options("last", "best_inner_val", "best_test_accuracy"),
+    checkpoint: str = setting("last", Options("last", "best_inner_val", "last_inner_val", "best_test_accuracy"),
                               "weights kept: the last epoch; the best on a subject-grouped inner split of the "
-                              "training data (trains on the rest); 'best_test_accuracy' looks at the held-out "
-                              "subject (LEAKY)")
+                              "training data (trains on the rest); 'last_inner_val' holds that split out and "
+                              "keeps the last epoch (for the stage report); 'best_test_accuracy' looks at the "
+                              "held-out subject (LEAKY)")
     val_fraction: float = setting(0.2, Number(float, 0.05, 0.5), "share of subjects in that inner split")
     max_shift: int = setting(0, Number(int, 0), "random shift augmentation, pixels")
     p_flip: float = setting(0.0, PROBABILITY, "horizontal-flip augmentation probability")

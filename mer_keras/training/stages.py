@@ -29,6 +29,7 @@ from .config import FinetuneConfig, PretrainConfig, VariantConfig
 from .embeddings import batched_outputs
 from .fit import train_classifier
 from .networks import embedding_of, fresh_model, head_layer_names, set_seed
+from .probes import embedding_probe, pixel_probe
 from .svm_head import SVMHead
 
 logger = logging.getLogger("mer_keras")
@@ -113,12 +114,15 @@ def train_keeping_best(model, data: TrainSet, section, *, seed, kind, progress=N
                        grow=None) -> dict:
     """``section.checkpoint``: the last epoch, or the epoch with the best UAR on held-out *training*
     subjects (a subject-grouped inner split; "saving the weights when accuracy is high", paper 000); the
-    network then trains on the other training subjects only. ``grow(x, y)`` (class balancing) is applied
-    to the part that trains, after the split. With several outputs the epoch is chosen by their mean UAR
-    and each output's UAR at that epoch is kept (``inner_val_uar_per_output``)."""
+    network then trains on the other training subjects only. ``last_inner_val`` holds the same split out and
+    keeps the last epoch. ``grow(x, y)`` (class balancing) is applied to the part that trains, after the
+    split. With several outputs the epoch is chosen by their mean UAR and each output's UAR at that epoch is
+    kept (``inner_val_uar_per_output``). With an inner split the history also holds the stage probes
+    (``probes.py``): raw input, embedding before and after the stage, on the inner-validation subjects."""
     grow = grow or (lambda x, y: (x, y))
-    split = None if section.checkpoint != "best_inner_val" else inner_split(data, section.val_fraction, seed)
-    if section.checkpoint == "best_inner_val" and split is None:
+    held_out = section.checkpoint in ("best_inner_val", "last_inner_val")
+    split = inner_split(data, section.val_fraction, seed) if held_out else None
+    if held_out and split is None:
         logger.warning("one training subject: no inner validation split, the last epoch is kept")
     if split is None:
         x, y = grow(data.x, data.y)
@@ -126,15 +130,19 @@ def train_keeping_best(model, data: TrainSet, section, *, seed, kind, progress=N
                      progress=progress, callbacks=callbacks)
     fit_idx, val_idx = split
     val = data.subset(val_idx)
+    keep_best = section.checkpoint == "best_inner_val"
     best = {"uar": -1.0, "epoch": -1, "weights": None, "per_output": None}
     scores = []
+    probe_before = embedding_probe(model, data.x, data.y, fit_idx, val_idx, seed=seed)
 
     def epoch_end(epoch, m):
         per_output = uar_of(batched_outputs(m, val.x), val.y)
         scores.append(float(per_output.mean()))
+        if not keep_best:
+            best.update(uar=scores[-1], epoch=epoch, per_output=per_output.tolist())
         # ties go to the later epoch: after a few dozen steps BatchNorm's moving statistics can make every
         # epoch predict one class at inference (UAR 1/K each time), and the first epoch is then no better
-        if scores[-1] >= best["uar"]:
+        elif scores[-1] >= best["uar"]:
             best.update(uar=scores[-1], epoch=epoch, weights=m.get_weights(), per_output=per_output.tolist())
 
     x, y = grow(data.x[fit_idx], data.y[fit_idx])
@@ -143,7 +151,10 @@ def train_keeping_best(model, data: TrainSet, section, *, seed, kind, progress=N
     if best["weights"] is not None:
         model.set_weights(best["weights"])
     history.update(inner_val_uar=scores, best_epoch=best["epoch"], inner_val_uar_per_output=best["per_output"],
-                   inner_val_subjects=sorted(map(str, np.unique(val.groups))))
+                   inner_val_subjects=sorted(map(str, np.unique(val.groups))),
+                   probe_uar={"pixels": pixel_probe(data.x, data.y, fit_idx, val_idx, seed=seed),
+                              "before": probe_before,
+                              "after": embedding_probe(model, data.x, data.y, fit_idx, val_idx, seed=seed)})
     return history
 
 
