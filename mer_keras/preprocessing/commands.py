@@ -41,6 +41,9 @@ def register(subparsers) -> None:
                    "every frame; by default a frame is trusted while its size and modification time are)")
     p.add_argument("--allow-zero-motion", action="store_true",
                    help="prepare rows whose apex (or offset) is their onset frame, whose motion is zero")
+    p.add_argument("--export-images", metavar="DIR",
+                   help="flow only: also write STSTNet-style norm_u_v_os images (28x28 PNG; R, G, B = u, v, optical "
+                   "strain, min-max per image) named <subject>_<clip>.png, with labels.csv, into DIR")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_prepare)
@@ -68,6 +71,9 @@ def params_from_args(args) -> dict:
 def run_prepare(args) -> int:
     from .prepare import prepare
 
+    if args.export_images and args.representation != "flow":
+        raise ConfigError(f"--export-images writes flow images; it needs --representation flow, not "
+                          f"{args.representation}")
     result = prepare(args.manifest, args.representation, args.cache, n_jobs=args.n_jobs,
                      progress=not args.no_progress, verify_cache=args.verify_cache, allow_zero_motion=args.allow_zero_motion,
                      **params_from_args(args))
@@ -76,4 +82,14 @@ def run_prepare(args) -> int:
           f"from {args.cache}; each {shape} float32")
     if result.fallback_records:  # each was logged as a warning by prepare()
         print(f"{len(result.fallback_records)} fallback(s); listed in the cache as *.fallbacks.json")
+    if args.export_images:
+        from .flow_images import IMAGE_SIZE, LABEL_FILE, export_flow_images
+
+        table = export_flow_images(args.manifest, args.export_images, args.cache, n_jobs=args.n_jobs,
+                                   progress=not args.no_progress, verify_cache=args.verify_cache,
+                                   allow_zero_motion=args.allow_zero_motion, **params_from_args(args))
+        flat = int((table["flat_channels"] != "").sum())
+        print(f"flow images: {len(table)} norm_u_v_os PNG(s) ({IMAGE_SIZE}x{IMAGE_SIZE}; R, G, B = u, v, strain, "
+              f"min-max per image) and {LABEL_FILE} in {args.export_images}"
+              + (f"; {flat} with a flat channel written as 0 (see {LABEL_FILE})" if flat else ""))
     return 0
