@@ -27,3 +27,7 @@ class InputNotFoundError(MerKerasError, FileNotFoundError):
 
 class FrameDecodeError(InputError):
     """A frame file that is missing, empty, truncated or corrupt (the decoder complained)."""
+
+
+class CacheEntryError(InputError):
+    """A cache entry that is truncated, corrupt or holds other bytes than were written (``prepare`` recomputes it)."""

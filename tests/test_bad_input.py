@@ -28,7 +28,7 @@ import pytest
 from mer_keras.datasets import load_manifest
 from mer_keras.datasets.manifest import write_manifest
 from mer_keras.datasets.synthme import generate
-from mer_keras.errors import InputError
+from mer_keras.errors import CacheEntryError, InputError
 from mer_keras.evaluation.results import FoldStore
 from mer_keras.preprocessing import prepare
 from mer_keras.preprocessing.face import FaceAligner
@@ -411,6 +411,92 @@ def repeated_input(tmp, corpus):  # kept B, dropped A
              "--out", out], ["--input flow=", str(other)], lambda: not out.exists())
 
 
+# --- issue 25: numbers that are not numbers, results of the wrong shape, tracebacks left -----------------
+
+def nan_learning_rate(tmp, corpus):  # trained NaN weights
+    out = tmp / "run"
+    return (["reproduce", "liu2022_shufflenet", "--set", "finetune.learning_rate=NaN", "--out", out],
+            ["finetune.learning_rate", "got nan"], lambda: not out.exists())
+
+
+def infinite_l2(tmp, corpus):  # sibling: a setting with no upper bound took infinity
+    out = tmp / "run"
+    return (["reproduce", "liu2022_shufflenet", "--set", "network.l2=Infinity", "--out", out],
+            ["network.l2", "inf"], lambda: not out.exists())
+
+
+def only_finite_entries(cache: Path) -> bool:
+    """The good files before the bad one may be cached; no entry may hold a non-finite value."""
+    return all(np.isfinite(np.load(p)["array"]).all() for p in cache.rglob("*.npz"))
+
+
+def _precomputed_manifest(tmp, arrays):
+    rows = [("casme2", f"sub0{1 + k // 2}", f"EP0{k}", "surprise" if k % 2 else "happiness")
+            for k in range(len(arrays))]
+    flow = tmp / "flow"
+    flow.mkdir()
+    for (_, subject, clip, _), a in zip(rows, arrays):
+        np.save(flow / f"{subject}_{clip}.npy", a)
+    labels = tmp / "labels.csv"
+    labels.write_text("dataset,subject,clip,emotion\n" + "".join(",".join(r) + "\n" for r in rows))
+    out = tmp / "pre.csv"
+    proc = cli("manifest", "precomputed", "--labels", labels, "--input", f"flow={flow}", "--out", out, cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    return out, flow
+
+
+def all_nan_precomputed(tmp, corpus):  # cached, then an sklearn traceback
+    good = np.ones((8, 8, 3), np.float32)
+    csv, flow = _precomputed_manifest(tmp, [good, np.full((8, 8, 3), np.nan, np.float32), good, good])
+    cache = tmp / "cache"
+    return (["prepare", "--manifest", csv, "--representation", "flow", "--cache", cache, "--size", "8"],
+            [str(flow / "sub01_EP01.npy"), "192 of its 192 values"], lambda: only_finite_entries(cache))
+
+
+def one_infinite_value_precomputed(tmp, corpus):  # sibling: a single inf among finite values
+    bad = np.ones((8, 8, 3), np.float32)
+    bad[3, 4, 1] = np.inf
+    good = np.ones((8, 8, 3), np.float32)
+    csv, flow = _precomputed_manifest(tmp, [good, good, bad, good])
+    cache = tmp / "cache"
+    return (["prepare", "--manifest", csv, "--representation", "flow", "--cache", cache, "--size", "8"],
+            [str(flow / "sub02_EP02.npy"), "1 of its 192 values"], lambda: only_finite_entries(cache))
+
+
+def results_json_a_list(tmp, corpus):  # valid JSON of the wrong shape: AttributeError traceback
+    run = tmp / "run"
+    run.mkdir()
+    (run / "results.json").write_text("[1, 2, 3]\n")
+    return ["table", run], [str(run / "results.json"), "holds a JSON list"], lambda: None
+
+
+def results_json_not_json(tmp, corpus):  # sibling: a results.json cut short
+    run = tmp / "run"
+    run.mkdir()
+    (run / "results.json").write_text('{"scores": {"all": {"uf1": 0.5')
+    return ["table", run], [str(run / "results.json"), "cannot be read as JSON"], lambda: None
+
+
+def prepare_size_zero(tmp, corpus):  # cv2 error traceback
+    cache = tmp / "cache"
+    return (["prepare", "--manifest", one_row(corpus, tmp), "--representation", "flow", "--cache", cache,
+             "--size", "0", "--n-jobs", "1", "--no-progress"], ["size", "0"], lambda: npz_count(cache) == 0)
+
+
+def prepare_size_negative(tmp, corpus):  # sibling
+    cache = tmp / "cache"
+    return (["prepare", "--manifest", one_row(corpus, tmp), "--representation", "apex", "--cache", cache,
+             "--size", "-5", "--n-jobs", "1", "--no-progress"], ["size", "-5"], lambda: npz_count(cache) == 0)
+
+
+def one_subject_manifest(tmp, corpus):  # 'LOSO needs at least 2 subjects' as a traceback
+    _, _, df = corpus
+    csv = write_manifest(df[df["subject"] == df.iloc[0]["subject"]], tmp / "one_subject.csv")
+    out = tmp / "run"
+    return (["reproduce", "merkeras_flow", "--data", csv, "--out", out, "--cache", tmp / "cache"],
+            ["LOSO needs at least 2 subjects", "one_subject.csv"], lambda: not (out / "results.json").exists())
+
+
 CASES = {
     "1 truncated jpeg, manifest --validate --check-frames": Case(truncated_jpeg_validate, "is truncated"),
     "1 truncated jpeg, prepare": Case(truncated_jpeg_prepare, "is truncated"),
@@ -447,6 +533,15 @@ CASES = {
     "25 duplicated label row": Case(duplicate_label_row, "listed again"),
     "25 unknown emotion in a label CSV": Case(unknown_emotion, "no protocol knows it"),
     "25 repeated --input flow=A --input flow=B": Case(repeated_input, "give each representation once"),
+    "25 --set finetune.learning_rate=NaN": Case(nan_learning_rate, "finite number"),
+    "25 --set network.l2=Infinity": Case(infinite_l2, "finite number"),
+    "25 all-NaN precomputed array, prepare": Case(all_nan_precomputed, "not finite numbers"),
+    "25 one inf in a precomputed array, prepare": Case(one_infinite_value_precomputed, "not finite numbers"),
+    "25 results.json is a JSON list, table": Case(results_json_a_list, "not the object"),
+    "25 results.json cut short, table": Case(results_json_not_json, "not a mer-keras results.json"),
+    "25 prepare --size 0": Case(prepare_size_zero, "mer-keras: error: "),
+    "25 prepare --size -5": Case(prepare_size_negative, "mer-keras: error: "),
+    "25 one-subject manifest, reproduce": Case(one_subject_manifest, "mer-keras: error: "),
 }
 
 
@@ -524,6 +619,40 @@ def test_verify_cache_recomputes_a_frame_changed_in_place(corpus, tmp_path):
     checked = prepare(row, "flow", tmp_path / "c", n_jobs=1, progress=False, size=32, verify_cache=True)
     assert (checked.computed, first.computed) == (1, 1)
     assert prepare(row, "flow", tmp_path / "c", n_jobs=1, progress=False, size=32, verify_cache=True).reused == 1
+
+
+def test_a_damaged_cache_entry_is_recomputed_or_refused_by_name(corpus, tmp_path, caplog):
+    """Issue 25: a truncated entry was reused even with --verify-cache and crashed reproduce with BadZipFile."""
+    _, _, df = corpus
+    row = df.iloc[[0]]
+    first = prepare(row, "flow", tmp_path / "c", n_jobs=1, progress=False, size=32)
+    entry, clean = first.paths[0], first[0]
+    whole = entry.read_bytes()
+    entry.write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    with pytest.raises(CacheEntryError, match=re.escape(str(entry)) + r" is damaged"):
+        first[0]
+    for damage in (lambda b: b[: len(b) // 2], lambda b: b[:400] + bytes([b[400] ^ 1]) + b[401:]):  # cut, bit flip
+        entry.write_bytes(damage(whole))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="mer_keras"):
+            again = prepare(row, "flow", tmp_path / "c", n_jobs=1, progress=False, size=32, verify_cache=True)
+        assert again.computed == 1, "a damaged entry was reused"
+        assert any(str(entry) in m and "damaged" in m and "recomputing" in m for m in caplog.messages)
+        np.testing.assert_array_equal(again[0], clean)
+    assert prepare(row, "flow", tmp_path / "c", n_jobs=1, progress=False, size=32).reused == 1
+
+
+def test_the_manifest_report_file_and_the_log_count_what_was_left_out(tmp_path):
+    rows = [*LABELS, ("casme2", "sub03", "EP05", "others"), ("casme2", "sub03", "EP06", "happiness")]
+    labels, flow = _label_csv(tmp_path, rows)
+    out = tmp_path / "m.csv"
+    proc = cli("--quiet", "manifest", "precomputed", "--labels", labels, "--input", f"flow={flow}", "--out", out,
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "left out 1 clip(s)" in proc.stderr and "emotion not in protocol megc2019" in proc.stderr  # a warning
+    report = pd.read_csv(tmp_path / "m.report.csv")
+    assert report[["kind", "subject", "clip", "emotion"]].values.tolist() == \
+        [["left out", "casme2/sub03", "EP05", "others"]]
 
 
 def test_mask_names_as_one_string_are_names_not_letters():

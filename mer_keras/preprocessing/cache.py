@@ -12,17 +12,23 @@ with ``cp -p``, a restored backup): each entry therefore also keeps ``frames_sha
 its frames' content, which ``prepare(..., verify_cache=True)`` (``mer-keras prepare
 --verify-cache``) compares before reusing the entry. A row that used a fallback gets a
 ``<key>.fallbacks.json`` beside its entry listing each one (clip, frame, kind).
+
+Every entry is verified when read (``read_entry``): a truncated or corrupt file (the zip container's
+structure and CRC) or an array whose shape or SHA-256 is not the recorded one is a ``CacheEntryError``
+naming it; ``prepare`` recomputes such an entry instead of reusing it.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..datasets.manifest import frame_paths
+from ..errors import CacheEntryError
 
 CACHE_VERSION = 1
 ROW_FIELDS = ("dataset", "subject", "clip", "frames_dir", "frame_files", "onset_idx", "apex_idx", "offset_idx", "fps")
@@ -90,21 +96,63 @@ def write_fallbacks(entry: Path, records: list) -> None:
     os.replace(tmp, path)
 
 
+def array_digest(array: np.ndarray) -> str:
+    """SHA-256 of an array's dtype, shape and bytes (what ``read_entry`` compares)."""
+    array = np.ascontiguousarray(array)
+    head = f"{array.dtype.str}{array.shape}".encode()
+    return hashlib.sha256(head + array.tobytes()).hexdigest()
+
+
 def write_entry(path: Path, array: np.ndarray, info: dict) -> None:
-    """Atomic write: a temporary file in the same folder, then ``os.replace``."""
+    """Atomic write: a temporary file in the same folder, then ``os.replace``. The info records the array's
+    shape, dtype and checksum, so a damaged entry is found when it is read."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    info = {**info, "array_sha256": array_digest(array), "array_shape": list(np.shape(array)),
+            "array_dtype": np.asarray(array).dtype.str}
     with open(tmp, "wb") as fh:
         np.savez(fh, array=array, info=np.array(json.dumps(info)))
     os.replace(tmp, path)
 
 
-def read_entry(path: Path):
-    """(array, info) of a cache entry."""
-    with np.load(path, allow_pickle=False) as data:
-        return data["array"], json.loads(str(data["info"]))
+def _damaged(path: Path, error) -> CacheEntryError:
+    what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return CacheEntryError(f"cache entry {path} is damaged ({what}); delete it, or run `mer-keras prepare` again "
+                           "to recompute it")
+
+
+def read_entry(path: Path, verify: bool = True):
+    """(array, info) of a cache entry; a truncated or corrupt file, or an array whose shape, dtype or checksum is
+    not the recorded one, is a ``CacheEntryError`` naming it (entries written before checksums pass unchecked)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            array, info = data["array"], json.loads(str(data["info"]))
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError) as e:  # zlib errors derive from them too
+        raise _damaged(path, e) from None
+    if verify and "array_sha256" in info and (
+            list(array.shape) != info.get("array_shape") or array_digest(array) != info["array_sha256"]):
+        raise _damaged(path, ValueError(f"its array is not the {info.get('array_shape')} one written "
+                                        "(checksum differs)"))
+    return array, info
 
 
 def read_info(path: Path) -> dict:
-    with np.load(path, allow_pickle=False) as data:
-        return json.loads(str(data["info"]))
+    """The info of an entry (``CacheEntryError`` when the file is damaged)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(str(data["info"]))
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError) as e:
+        raise _damaged(path, e) from None
+
+
+def entry_problem(path: Path) -> str | None:
+    """Why an existing entry cannot be reused (damaged), or None when it reads back whole."""
+    try:
+        read_entry(path)
+    except CacheEntryError as e:
+        return str(e)
+    return None

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..datasets.precomputed import INPUT_PREFIX, representations
 from ..errors import InputError
-from .cache import CACHE_VERSION, entry_path, write_entry
+from .cache import CACHE_VERSION, entry_path, entry_problem, write_entry
 from .prepare import Prepared
 from .representations import REPRESENTATIONS
 
@@ -80,6 +80,10 @@ def read_input(path, representation: str, size: int, grayscale: bool = False):
     raw = _load(path)
     info = {"source_file": str(path), "source_shape": list(raw.shape), "source_dtype": str(raw.dtype),
             "source_range": [float(raw.min()), float(raw.max())] if raw.size else None}
+    bad = int(raw.size - np.count_nonzero(np.isfinite(raw))) if raw.dtype.kind in "fc" else 0
+    if bad:  # NaN or inf: the SVM or the network would fail (or learn NaN) far from the file's name
+        raise InputError(f"{path}: {bad} of its {raw.size} values are not finite numbers (NaN or infinity); "
+                         "a precomputed input must hold finite numbers")
     is_image = path.suffix.lower() not in (".npy", ".npz")
     x = raw[..., None] if raw.ndim == 2 else raw
     if x.ndim not in (3, 4):
@@ -136,7 +140,10 @@ def prepare_precomputed(rows, representation: str, cache_dir, p: dict) -> Prepar
         if not source.is_file():
             raise InputError(f"row {i} ({row['subject']}/{row['clip']}): {column} file {source} does not exist")
         entry = entry_path(cache_dir, representation, _key(source, representation, p))
-        if not entry.is_file():
+        why = entry_problem(entry) if entry.is_file() else None
+        if why:
+            logger.warning("%s/%s: %s: recomputing", row["subject"], row["clip"], why)
+        if why or not entry.is_file():
             array, info = read_input(source, representation, p["size"], bool(p.get("grayscale")))
             info["not_applied"] = {k: str(v) for k, v in ignored.items()}
             write_entry(entry, array, info)

@@ -42,6 +42,7 @@ from . import representations as reps
 from .cache import (
     entry_key,
     entry_path,
+    entry_problem,
     frames_digest,
     read_entry,
     read_info,
@@ -228,9 +229,21 @@ def _stale(paths, records, verify: bool) -> set[int]:
         return set()
     stale = set()
     for i, path in enumerate(paths):
-        if path.is_file() and read_info(path).get("frames_sha256") != frames_digest(records[i]):
+        if path is not None and path.is_file() and read_info(path).get("frames_sha256") != frames_digest(records[i]):
             stale.add(i)
     return stale
+
+
+def damaged_entries(paths, records) -> set[int]:
+    """Rows whose cache entry exists but does not read back whole (truncated, corrupt, another checksum):
+    logged and recomputed, never reused (``cache.read_entry`` verifies every entry it reads)."""
+    damaged = set()
+    for i, path in enumerate(paths):
+        why = entry_problem(path) if path.is_file() else None
+        if why:
+            logger.warning("%s/%s: %s: recomputing", records[i]["subject"], records[i]["clip"], why)
+            damaged.add(i)
+    return damaged
 
 
 def zero_motion_rows(rows: pd.DataFrame, representation: str) -> list[str]:
@@ -270,8 +283,9 @@ def prepare(manifest, representation: str, cache_dir, *, n_jobs: int = 2, progre
         logger.warning("%s (allowed)", message)
     records = [r for r in rows.to_dict("records")]
     paths = [entry_path(cache_dir, representation, entry_key(r, representation, p)) for r in records]
-    stale = _stale(paths, records, verify_cache)
-    for i in sorted(stale):
+    damaged = damaged_entries(paths, records)
+    stale = damaged | _stale([None if i in damaged else path for i, path in enumerate(paths)], records, verify_cache)
+    for i in sorted(stale - damaged):
         logger.warning("cache entry of %s/%s is stale (a frame's content changed since it was written): "
                        "recomputing", records[i]["subject"], records[i]["clip"])
     todo = [(i, records[i], str(paths[i])) for i in range(len(records)) if i in stale or not paths[i].is_file()]

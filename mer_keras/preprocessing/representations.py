@@ -356,6 +356,12 @@ def normalize_params(representation: str, params: dict) -> dict:
         p["flow_params"] = {k: flow_params[k] for k in sorted(flow_params)}
         if p["flow_method"] not in ("tvl1", "farneback"):
             raise ConfigError(f"flow_method must be 'tvl1' or 'farneback', got {p['flow_method']!r}")
+    for key in ("size", "flow_size"):
+        size = p.get(key)
+        if (key == "size" or size is not None) and (
+                isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1):
+            raise ConfigError(f"{key} must be a positive whole number of pixels (--{key.replace('_', '-')}, "
+                              f"preprocess.{key}), got {size!r}")
     p["size"] = int(p["size"])
     if p["predictor_path"] is not None:
         p["predictor_path"] = str(Path(p["predictor_path"]).resolve())

@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import importlib.resources
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -74,6 +75,8 @@ class Number(Constraint):
         if isinstance(value, bool) or not isinstance(value, ok_types):
             raise ValueError(f"got {value!r}; expected {self.description}")  # noqa: TRY004 - one error type for every bad setting
         value = self.kind(value)
+        if not math.isfinite(value):  # NaN passes every comparison below: it would train NaN weights
+            raise ValueError(f"got {value!r}; expected {self.description} (a finite number)")
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             raise ValueError(f"got {value!r}; expected {self.description}")
         if self.high is not None and value > self.high:
@@ -128,6 +131,9 @@ class Mapping(Constraint):
         if not isinstance(value, dict):
             raise ValueError(f"got {value!r}; expected {self.description}")  # noqa: TRY004 - one error type for every bad setting
         if self.keys is None:
+            bad = [k for k, v in value.items() if isinstance(v, float) and not math.isfinite(v)]
+            if bad:
+                raise ValueError(f"{bad[0]} = {value[bad[0]]!r}; expected a finite number")
             return dict(value)
         out = {}
         for k, v in value.items():
@@ -208,6 +214,10 @@ class PretrainConfig:
     val_fraction: float = setting(0.2, Number(float, 0.05, 0.5), "share of subjects in that inner split")
     max_shift: int = setting(0, Number(int, 0), "random shift augmentation, pixels")
     p_shift: float = setting(1.0, PROBABILITY, "probability that a sample is shifted (when max_shift > 0)")
+    pixel_jitter: str = setting("shift", Options("shift", "intensity"),
+                                "what that jitter moves: pixel positions (max_shift px), or grey levels (max_shift of "
+                                "255, one offset per image as Keras' channel_shift_range): paper 004's \"pixel "
+                                "fine-tuning with probability 0.3 (maximum value 20)\" reads either way")
     p_flip: float = setting(0.0, PROBABILITY, "horizontal-flip augmentation probability")
     transfer: str = setting("backbone", Options("backbone", "all"),
                             "layers handed to fine-tuning: the backbone (fresh head) or every layer")
@@ -353,6 +363,8 @@ class SynthMEConfig:
     clips_per_subject: int = setting(10, Number(int, 1), "clips per subject")
     macro_subjects: int = setting(12, Number(int, 1), "subjects of the macro-expression corpus")
     macro_clips_per_subject: int = setting(6, Number(int, 1), "sequences per macro subject")
+    protocol: str = setting("three-class", Options("three-class", "casme2-5class", "casme2-4class-jin2024"),
+                            "classes of the SynthME clips (their fine emotions are CASME II's)")
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,9 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
     cache = Path(cache or run_dir.parent / "cache")
     claim_run_dir(run_dir, exp.name)
     micro, macro = load_data(exp, data, cache, seed, macro_manifest, [v.name for v in chosen])
+    if micro["subject"].nunique() < 2:
+        raise InputError(f"{data}: LOSO needs at least 2 subjects, this data holds {micro['subject'].nunique()} "
+                         f"({', '.join(map(str, micro['subject'].unique()[:1]))})")
     classes = class_names(micro)
     t = time.perf_counter()
     x, fallbacks = prepared(micro, exp.variants[0].preprocess, cache)
