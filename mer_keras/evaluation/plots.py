@@ -183,3 +183,62 @@ def plot_scores_with_baselines(results, path, dataset: str = "all", title=None):
     name = (doc.get("extra") or {}).get("experiment") or (doc.get("config") or {}).get("name") or "run"
     ax.set_title(title or f"{name}: {dataset}, variants and same-fold baselines")
     return _save(fig, path)
+
+
+def plot_motion_curve(curve, path, title="Motion from the onset", true_apex=None):
+    """The spotter's per-frame motion (``Spotting.table()``: frame, motion_px, smoothed_px, apex) with the spotted
+    apex marked, and ``true_apex`` (a frame number) when known; returns the PNG path."""
+    frames = np.asarray(curve["frame"])
+    spotted = frames[np.asarray(curve["apex"], bool)]
+    fig = Figure(figsize=(6.0, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(frames, curve["motion_px"], "o-", color="0.6", markersize=3, linewidth=1, label="motion")
+    ax.plot(frames, curve["smoothed_px"], color="tab:blue", linewidth=2, label="smoothed")
+    for frame in spotted:
+        ax.axvline(frame, color="tab:red", linestyle="--", label=f"spotted apex {frame}")
+    if true_apex is not None:
+        ax.axvline(true_apex, color="tab:green", linestyle=":", label=f"annotated apex {true_apex}")
+    ax.set_xlabel("frame")
+    ax.set_ylabel("motion from onset (px, median removed)")
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+CLIP_FIGURE_SIZE = (900, 300)
+"""Width, height in pixels of ``plot_clip_figure``'s PNG (fixed: no tight bounding box)."""
+
+
+def plot_clip_figure(face, flow_rgb, classes, scores, path, title="", score_label="score", notes=("", "")):
+    """One clip at a glance: the aligned apex face, the onset->apex flow as an HSV colour-wheel picture, and the
+    per-class scores (the highest in red). ``face`` / ``flow_rgb`` are arrays in [0, 1] or None, when ``notes``
+    say why; the PNG is always ``CLIP_FIGURE_SIZE`` pixels."""
+    width, height = CLIP_FIGURE_SIZE
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+    panels = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.3]})
+    for ax, image, name, note in ((panels[0], face, "apex face", notes[0]),
+                                  (panels[1], flow_rgb, "flow onset->apex (hue = direction)", notes[1])):
+        if image is None:
+            ax.text(0.5, 0.5, f"not available:\n{note}"[:160], ha="center", va="center", fontsize=6, wrap=True)
+        else:
+            image = np.clip(np.asarray(image, dtype=float), 0, 1)
+            ax.imshow(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    scores = np.asarray(scores, dtype=float)
+    best = int(np.nanargmax(scores)) if np.isfinite(scores).any() else -1
+    ax = panels[2]
+    ax.barh(range(len(classes)), np.nan_to_num(scores), color=["tab:red" if k == best else "tab:blue"
+                                                               for k in range(len(classes))])
+    ax.set_yticks(range(len(classes)), [str(c) for c in classes], fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_xlabel(score_label, fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.80, bottom=0.15, wspace=0.35)
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return atomic_write_bytes(path, buf.getvalue())

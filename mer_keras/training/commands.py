@@ -47,11 +47,15 @@ def register(sub) -> None:
     p.add_argument("--softmax", action="store_true", help="use the network's softmax instead of the export's SVM head")
     p.add_argument("--config", help="config.json of the export (default: beside the weights)")
     p.add_argument("--onset", type=int, help="one clip: 0-based onset frame position (default first)")
-    p.add_argument("--apex", type=int, help="one clip: 0-based apex frame position (default middle, marked as such)")
+    p.add_argument("--apex", help="one clip: 0-based apex frame position, 'spot' (the default for a clip or video: "
+                   "the frame of peak face motion, its curve drawn beside --out, else in --figures) or 'middle'; on a "
+                   "manifest, 'spot' re-spots its middle-frame apexes")
     p.add_argument("--allow-zero-motion", action="store_true",
                    help="predict clips whose onset equals their apex (refused by default: no motion to classify)")
     p.add_argument("--cache", help="keep prepared inputs here (default: a temporary folder)")
     p.add_argument("--out", help="CSV of predictions: per-class scores, apex_source, per-stage timings")
+    p.add_argument("--figures", metavar="DIR", help="write one PNG per clip (aligned apex face, HSV flow, per-class "
+                   "scores); the spotted clips' motion curves too when there is no --out")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("demo", help="the paper-000 experiment on a default SynthME corpus, end to end")
@@ -115,13 +119,18 @@ def _predict(args) -> int:
 
     res = predict(args.clip, args.weights, head=args.head, config=args.config, softmax=args.softmax,
                   onset=args.onset, apex=args.apex, cache=args.cache, allow_zero_motion=args.allow_zero_motion,
-                  out=args.out)
+                  out=args.out, figures=args.figures)
     shown = ["subject", "clip", "true_class", "predicted", "apex_source"]
     print(res[[c for c in shown if c in res]].to_string(index=False))
     first = res.iloc[0]
     print(f"{len(res)} clip(s), head {first['head']}; model loaded once in {first['load_s']:.2f}s; per clip "
           f"preprocess {res['preprocess_s'].mean() * 1000:.0f} ms, network {res['network_s'].mean() * 1000:.0f} ms"
           + (f"; written to {args.out}" if args.out else ""))
+    for kind, column in (("motion curve", "motion_curve"), ("figure", "figure")):
+        written = [p for p in res[column] if p]
+        if written:
+            print(f"{len(written)} {kind}(s) written" + (f": {written[0]}" if len(written) == 1 else
+                                                         f" to {Path(written[0]).parent}"))
     return 0
 
 

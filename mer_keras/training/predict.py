@@ -6,9 +6,16 @@ pre-training checkpoint given instead of the model, weights of another architect
 that does not fit are each one named error. The head is the export's own by default (its SVM when
 ``config.json`` says ``head = "svm"``); ``softmax=True`` asks for the network's softmax instead.
 
+A clip folder or video without ``apex`` gets its apex spotted (``preprocessing.spotting``: the frame of
+peak face motion from the onset; ``apex="middle"`` takes the middle frame instead); ``apex="spot"`` also
+re-spots a manifest's estimated (middle-frame) apexes. Each spotted clip's motion curve is written as a CSV
+with its PNG beside it (``<clip>.motion.csv`` / ``.png``) beside the ``out`` CSV, or in ``figures`` without one;
+``figures`` also receives one PNG per clip: its aligned apex face, the flow as an HSV colour wheel and the
+per-class scores (``evaluation.plots.plot_clip_figure``).
+
 A clip whose onset equals its apex has no motion to classify (a folder of one or two frames gives that
-with the default middle apex): it is refused unless ``allow_zero_motion``. Every prediction reports its
-``apex_source`` (``annotated`` when given, ``middle`` when estimated, the manifest's otherwise).
+with the middle apex): it is refused unless ``allow_zero_motion``. Every prediction reports its
+``apex_source`` (``annotated`` when given, ``spotted`` or ``middle`` when estimated, the manifest's otherwise).
 """
 from __future__ import annotations
 
@@ -23,10 +30,13 @@ import numpy as np
 import pandas as pd
 
 from ..datasets.precomputed import is_precomputed
-from ..errors import InputError
+from ..errors import ConfigError, InputError
+from .identity import check_export_identity
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv")
 PRETRAIN_NAMES = ("pretrain.weights.h5",)
+APEX_RULES = ("spot", "middle")
+"""Apex of a clip without annotation: spotted (the default) or the middle frame; an integer is annotated."""
 logger = logging.getLogger("mer_keras")
 
 
@@ -51,14 +61,28 @@ def video_to_frames(video: Path, out_dir: Path) -> Path:
     return out_dir
 
 
+def _apex_rule(apex):
+    """``apex`` checked: None, an apex rule (``APEX_RULES``) or a 0-based position."""
+    if apex is None or isinstance(apex, (int, np.integer)) and not isinstance(apex, bool):
+        return apex
+    if isinstance(apex, str) and apex.strip().lower() in APEX_RULES:
+        return apex.strip().lower()
+    if isinstance(apex, str) and apex.strip().lstrip("-").isdigit():
+        return int(apex)
+    raise ConfigError(f"apex must be a 0-based frame position or one of {APEX_RULES}, got {apex!r}")
+
+
 def clip_manifest(frames_dir: Path, onset=None, apex=None, fps=30.0, subject="clip/any") -> pd.DataFrame:
-    """A one-row manifest for a clip folder; onset/apex are 0-based positions (default: first / middle)."""
+    """A one-row manifest for a clip folder; onset/apex are 0-based positions (default: first / middle).
+
+    An apex rule (``"spot"``, ``"middle"``) gives the middle frame here, marked ``middle``; ``predict`` spots it."""
     from ..datasets.manifest import frame_number, list_frames, make_row
 
     frames_dir = Path(frames_dir)
     files = list_frames(frames_dir)
     if not files:
         raise InputError(f"{frames_dir}: no numbered image frames found")
+    apex = None if isinstance(apex, str) else apex
     on = 0 if onset is None else int(onset)
     ap = (on + len(files) - 1) // 2 if apex is None else int(apex)
     if not 0 <= on <= ap < len(files):
@@ -85,8 +109,9 @@ def clips_manifest(source, tmp: Path, onset=None, apex=None) -> pd.DataFrame:
         raise InputError(f"{source}: does not exist; expected a manifest CSV, a clip folder, a video or a "
                          "folder of clips")
     if source.is_file() and source.suffix.lower() == ".csv":
-        if onset is not None or apex is not None:
-            raise InputError("--onset/--apex apply to one clip; a manifest gives each row's own")
+        if onset is not None or apex not in (None, "spot"):
+            raise InputError("--onset/--apex N (or middle) apply to one clip; a manifest gives each row's own "
+                             "(--apex spot re-spots its middle-frame apexes)")
         return read_manifest(source, check_frames=True).reset_index(drop=True)
     if source.is_file():
         if source.suffix.lower() not in VIDEO_SUFFIXES:
@@ -143,8 +168,6 @@ def load_export(weights, head=None, config=None, softmax: bool = False) -> Expor
     """Check and load an export (module doc); every failure is an ``InputError`` naming the file."""
     import joblib
 
-    from .networks import build_exported
-
     t = time.perf_counter()
     weights = Path(weights)
     if weights.name in PRETRAIN_NAMES:
@@ -162,6 +185,10 @@ def load_export(weights, head=None, config=None, softmax: bool = False) -> Expor
         model_name, n_classes = cfg["model"], len(cfg["classes"])
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"{config}: not an export config.json ({e})") from None
+    own_head = weights.with_name("head.joblib") if cfg.get("head", "softmax") == "svm" else None
+    check_export_identity(cfg, config, weights, None if softmax else Path(head) if head is not None else own_head)
+    from .networks import build_exported  # Keras: imported once the files are known to belong together
+
     model = build_exported(cfg)
     what = (f"{weights}: these weights do not fit {model_name} with input {cfg.get('input_shape')} and "
             f"{n_classes} classes as {config.name} describes (another architecture or export?)")
@@ -303,22 +330,115 @@ def predict_rows(rows: pd.DataFrame, export: Export, cache=None, *, allow_zero_m
     return out
 
 
+def _is_manifest(source) -> bool:
+    return isinstance(source, pd.DataFrame) or Path(source).suffix.lower() == ".csv"
+
+
+def _clip_stems(rows: pd.DataFrame) -> list[str]:
+    """A file-name stem per row: the clip for a clip folder or video, else ``<subject>_<clip>``; unique."""
+    stems, seen = [], set()
+    for r in rows.itertuples():
+        raw = str(r.clip) if str(r.dataset) == "clip" else f"{r.subject}_{r.clip}"
+        stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in raw) or "clip"
+        n, unique = 1, stem
+        while unique in seen:
+            n += 1
+            unique = f"{stem}_{n}"
+        seen.add(unique)
+        stems.append(unique)
+    return stems
+
+
+def write_curves(curves: dict, rows: pd.DataFrame, folder) -> dict:
+    """Each spotted row's motion curve as ``<stem>.motion.csv`` with its PNG beside it; {row index: PNG path}."""
+    from ..evaluation.plots import plot_motion_curve
+    from ..evaluation.results import atomic_write_bytes
+
+    folder, stems, written = Path(folder), _clip_stems(rows), {}
+    for i, spot in curves.items():
+        table = spot.table()
+        stem = stems[rows.index.get_loc(i)]
+        atomic_write_bytes(folder / f"{stem}.motion.csv", table.to_csv(index=False).encode())
+        title = f"{spot.clip}: spotted apex frame {table.loc[table['apex'], 'frame'].item()} ({spot.face} face)"
+        written[i] = str(plot_motion_curve(table, folder / f"{stem}.motion.png", title=title))
+    return written
+
+
+def _clip_pictures(row, preprocess: dict):
+    """(apex face, HSV flow picture, notes) of one row at the export's alignment and flow settings."""
+    from ..preprocessing.representations import COMMON, FLOW, compute, normalize_params
+
+    if is_precomputed(pd.DataFrame([row])):
+        note = "precomputed input, no frames"
+        return None, None, (note, note)
+    common = {k: preprocess[k] for k in COMMON if k in preprocess}
+    common["grayscale"] = False
+    if common.get("on_no_face") == "previous":  # needs the clip before it; the figure centres instead
+        common["on_no_face"] = "center"
+    flow = {k: preprocess[k] for k in FLOW if k in preprocess}
+    pictures, notes = [], []
+    for name, params in (("apex", {**common, "align_on": "onset"}), ("flow_hsv", {**common, **flow})):
+        try:
+            pictures.append(compute(row, name, normalize_params(name, params))[0])
+            notes.append("")
+        except InputError as e:
+            logger.warning("figure of %s/%s: %s", row["subject"], row["clip"], e)
+            pictures.append(None)
+            notes.append(str(e))
+    return pictures[0], pictures[1], tuple(notes)
+
+
+def write_figures(result: pd.DataFrame, rows: pd.DataFrame, export: Export, folder) -> list[str]:
+    """One PNG per clip in ``folder`` (``<stem>.png``): apex face, HSV flow, per-class scores."""
+    from ..evaluation.plots import plot_clip_figure
+
+    folder, paths = Path(folder), []
+    classes = export.classes
+    for k, (stem, (_, row)) in enumerate(zip(_clip_stems(rows), rows.iterrows())):
+        face, flow, notes = _clip_pictures(row, export.config["preprocess"])
+        res = result.iloc[k]
+        scores = [float(res[f"score_{c}"]) for c in classes]
+        apex = "" if pd.isna(res["apex_idx"]) else f", apex position {int(res['apex_idx'])} ({res['apex_source']})"
+        title = f"{row['subject']}/{row['clip']}: {res['predicted']}{apex}"
+        label = "SVM decision value" if res["head_output"] == "decision" else "softmax probability"
+        paths.append(str(plot_clip_figure(face, flow, classes, scores, folder / f"{stem}.png", title, label, notes)))
+    return paths
+
+
 def predict(source, weights, head=None, config=None, *, softmax=False, onset=None, apex=None, cache=None,
-            allow_zero_motion=False, out=None) -> pd.DataFrame:
+            allow_zero_motion=False, out=None, figures=None, spot_config=None) -> pd.DataFrame:
     """Predict every clip of ``source`` (manifest CSV or DataFrame, clip folder, video, folder of clips).
 
     The export is checked and loaded first (nothing is preprocessed for a wrong weights file); ``out``
-    writes the CSV (``predict_rows`` columns)."""
+    writes the CSV (``predict_rows`` columns plus ``motion_curve`` and ``figure``, the PNGs written for
+    the row or ''); apexes, curves and ``figures`` as the module doc says; ``spot_config`` a ``SpotConfig``."""
+    apex = _apex_rule(apex)
     export = load_export(weights, head=head, config=config, softmax=softmax)
+    curves = {}
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         if isinstance(source, pd.DataFrame):
+            if onset is not None or apex not in (None, "spot"):
+                raise InputError("onset/apex N (or middle) apply to one clip; a manifest gives each row's own")
             rows = source.reset_index(drop=True)
         else:
             rows = clips_manifest(source, Path(tmp), onset, apex)
+        if apex == "spot" or (apex is None and not _is_manifest(source)):
+            from ..preprocessing.spotting import spot_apexes
+
+            rows = spot_apexes(rows, spot_config, curves=curves)
         read_s = time.perf_counter() - t
         result = predict_rows(rows, export, cache, allow_zero_motion=allow_zero_motion)
-    result.insert(result.columns.get_loc("preprocess_s"), "read_s", read_s / max(len(rows), 1))
+        result.insert(result.columns.get_loc("preprocess_s"), "read_s", read_s / max(len(rows), 1))
+        curve_dir = Path(out).parent if out is not None else figures
+        result["motion_curve"] = ""
+        if curves and curve_dir is None:
+            logger.info("%d spotted motion curve(s) not written: give out= (--out) or figures= (--figures)",
+                        len(curves))
+        elif curves:
+            for i, png in write_curves(curves, rows, curve_dir).items():
+                result.loc[rows.index.get_loc(i), "motion_curve"] = png
+        result["figure"] = write_figures(result, rows, export, figures) if figures is not None else ""
     if out is not None:
         from ..datasets.manifest import write_manifest
 
@@ -327,17 +447,18 @@ def predict(source, weights, head=None, config=None, *, softmax=False, onset=Non
 
 
 def predict_clip(clip, weights, head=None, config=None, onset=None, apex=None, cache=None, *, softmax=False,
-                 allow_zero_motion=False) -> dict:
+                 allow_zero_motion=False, figures=None) -> dict:
     """Class prediction for one clip (frame folder or video) with the time of each stage (seconds)."""
     res = predict(clip, weights, head=head, config=config, softmax=softmax, onset=onset, apex=apex, cache=cache,
-                  allow_zero_motion=allow_zero_motion)
+                  allow_zero_motion=allow_zero_motion, figures=figures)
     row = res.iloc[0]
     classes = [c[len("score_"):] for c in res.columns if c.startswith("score_")]
     scores = [float(row[f"score_{c}"]) for c in classes]
     out = {"classes": classes, "predicted": row["predicted"], "head": row["head"],
            ("decision_values" if row["head_output"] == "decision" else "probabilities"): scores,
            "times": {k: float(row[k]) for k in ("read_s", "preprocess_s", "load_s", "network_s", "head_s")},
-           "apex_source": row["apex_source"]}
+           "apex_source": row["apex_source"], "motion_curve": row["motion_curve"] or None,
+           "figure": row["figure"] or None}
     for k in ("onset_idx", "apex_idx"):
         out[k] = None if pd.isna(row[k]) else int(row[k])
     return out
