@@ -8,6 +8,7 @@ native-layout fixtures.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -497,6 +498,46 @@ def one_subject_manifest(tmp, corpus):  # 'LOSO needs at least 2 subjects' as a 
             ["LOSO needs at least 2 subjects", "one_subject.csv"], lambda: not (out / "results.json").exists())
 
 
+# --- issue 25: heads and weights that do not belong to the export ------------------------------------------
+
+def _fake_export(folder: Path, head: bool = True) -> Path:
+    """An export's files as `reproduce --export` records them (the identity check runs before any model is
+    built, so the bytes need not be a real model)."""
+    from mer_keras.training.identity import export_identity
+
+    folder.mkdir(parents=True)
+    (folder / "model.weights.h5").write_bytes(f"weights of {folder.name}".encode())
+    if head:
+        (folder / "head.joblib").write_bytes(f"head of {folder.name}".encode())
+    cfg = {"model": "shufflenet_v2", "classes": ["negative", "positive", "surprise"], "head": "svm" if head else
+           "softmax", "input_shape": [32, 32, 3], "network": {},
+           "identity": export_identity(folder / "model.weights.h5", folder / "head.joblib" if head else None)}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    return folder
+
+
+def head_of_another_export(tmp, corpus):  # used silently
+    mine, other = _fake_export(tmp / "a"), _fake_export(tmp / "b")
+    out = tmp / "pred.csv"
+    return (["predict", corpus[1], "--weights", mine / "model.weights.h5", "--head", other / "head.joblib",
+             "--out", out], [str(other / "head.joblib"), "not fitted on the embeddings"], lambda: not out.exists())
+
+
+def weights_of_another_export(tmp, corpus):  # sibling: same architecture, another export's weights
+    mine, other = _fake_export(tmp / "a"), _fake_export(tmp / "b")
+    shutil.copy(other / "model.weights.h5", mine / "model.weights.h5")
+    out = tmp / "pred.csv"
+    return (["predict", corpus[1], "--weights", mine / "model.weights.h5", "--out", out],
+            [str(mine / "model.weights.h5"), "not the weights"], lambda: not out.exists())
+
+
+def head_given_to_a_softmax_export(tmp, corpus):  # sibling: an export without SVM head
+    mine, other = _fake_export(tmp / "a", head=False), _fake_export(tmp / "b")
+    out = tmp / "pred.csv"
+    return (["predict", corpus[1], "--weights", mine / "model.weights.h5", "--head", other / "head.joblib",
+             "--out", out], ["has no SVM head", "drop --head"], lambda: not out.exists())
+
+
 CASES = {
     "1 truncated jpeg, manifest --validate --check-frames": Case(truncated_jpeg_validate, "is truncated"),
     "1 truncated jpeg, prepare": Case(truncated_jpeg_prepare, "is truncated"),
@@ -542,6 +583,9 @@ CASES = {
     "25 prepare --size 0": Case(prepare_size_zero, "mer-keras: error: "),
     "25 prepare --size -5": Case(prepare_size_negative, "mer-keras: error: "),
     "25 one-subject manifest, reproduce": Case(one_subject_manifest, "mer-keras: error: "),
+    "25 predict --head of another export": Case(head_of_another_export, "use the export's own head"),
+    "25 predict with another export's weights": Case(weights_of_another_export, "same export"),
+    "25 predict --head on a softmax export": Case(head_given_to_a_softmax_export, "this export has no SVM head"),
 }
 
 

@@ -187,7 +187,8 @@ def load_export(weights, head=None, config=None, softmax: bool = False) -> Expor
         raise InputError(f"{config}: not an export config.json ({e})") from None
     own_head = weights.with_name("head.joblib") if cfg.get("head", "softmax") == "svm" else None
     check_export_identity(cfg, config, weights, None if softmax else Path(head) if head is not None else own_head)
-    from .networks import build_exported  # Keras: imported once the files are known to belong together
+    # Keras is imported once the files are known to belong together
+    from .networks import build_exported
 
     model = build_exported(cfg)
     what = (f"{weights}: these weights do not fit {model_name} with input {cfg.get('input_shape')} and "

@@ -30,6 +30,7 @@ from .config import VariantConfig, to_plain
 from .data import clip_ids, fingerprint, prepare_params
 from .executors import SequentialExecutor
 from .fold import FoldData
+from .identity import export_identity
 from .stages import TrainSet
 
 logger = logging.getLogger("mer_keras")
@@ -203,6 +204,10 @@ def export_model(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed
     The same stages as a fold (same pre-training input, same macro weights); an export made with other
     settings is recomputed, never reused.
     """
+    if variant.finetune.members > 1:
+        raise InputError(f"variant {variant.name!r} is an ensemble of {variant.finetune.members} networks "
+                         "(finetune.members): an export holds one network; export it with "
+                         "--set finetune.members=1")
     out = Path(run_dir) / "export" / variant.name
     setup = as_saved(setup_of(variant, seed, inputs, macro_weights, extra_setup))
     if (out / "config.json").is_file() and (out / SETUP_FILE).is_file() \
@@ -224,8 +229,9 @@ def export_model(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed
     else:
         (out / "head.joblib").unlink(missing_ok=True)
     atomic_write_json(out / SETUP_FILE, setup)
+    identity = export_identity(out / "model.weights.h5", out / "head.joblib" if res.head is not None else None)
     atomic_write_json(out / "config.json",  # written last: its presence means the export is complete
-                      {"model": variant.model,
+                      {"model": variant.model, "identity": identity,
                        "preprocess": {"representation": preprocess.representation, **prepare_params(preprocess)}, "classes": list(classes),
                        "head": variant.head.kind, "input_shape": list(inputs.x.shape[1:]),
                        "network": to_plain(variant.network)})
