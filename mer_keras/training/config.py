@@ -277,6 +277,9 @@ class FinetuneConfig:
     val_fraction: float = setting(0.2, Number(float, 0.05, 0.5), "share of subjects in that inner split")
     max_shift: int = setting(0, Number(int, 0), "random shift augmentation, pixels")
     p_flip: float = setting(0.0, PROBABILITY, "horizontal-flip augmentation probability")
+    members: int = setting(1, Number(int, 1, 32),
+                           "networks fine-tuned per fold from seeds seed + 1000 k, each with its own head; the "
+                           "clip's scores are their mean (an ensemble: our recipe, no paper's)")
     color_jitter: bool = setting(False, Flag(), "paper 003's colour jitter, grayscale, flip and rotation")
     grid_search: bool = setting(False, Flag(), "choose grid values inside the training fold (paper 004)")
     grid: dict = setting({}, Mapping({"batch_size": ListOf(Number(int, 1), min_len=1),  # noqa: RUF009 - returns an immutable field()

@@ -21,6 +21,9 @@ from .config import VariantConfig
 from .embeddings import batched_outputs
 from .stages import PRETRAIN_STAGES, TrainSet, finetune, head_for
 
+MEMBER_SEED_STEP = 1000
+"""Seed distance between the members of a ``finetune.members`` ensemble (member k: seed + 1000 k)."""
+
 
 @dataclass
 class FoldData:
@@ -72,9 +75,37 @@ def run_fold(variant: VariantConfig, data: FoldData, *, seed=0, macro_weights=No
 
 
 def _finish(variant, data, seed, pretrained, history, timings, chosen, progress) -> FoldResult:
+    members = [_member(variant, data, seed + MEMBER_SEED_STEP * k, pretrained, progress)
+               for k in range(variant.finetune.members)]
+    model, head, member_history, member_timings, y_pred, scores = members[0]
+    load_report = member_history.pop("load_report")
+    history.update(member_history)
+    timings.update(member_timings)
+    if len(members) > 1:  # our ensemble recipe: the mean of the members' scores decides
+        scores = np.mean([m[5] for m in members], axis=0)
+        y_pred = scores.argmax(axis=1)
+        history["members"] = [{"seed": seed + MEMBER_SEED_STEP * k, "collapse": m[2].get("collapse"),
+                               "probe_uar": m[2]["finetune"].get("probe_uar"),
+                               "finetune_loss": m[2]["finetune"].get("loss")} for k, m in enumerate(members)]
+        for key in ("finetune_s", "head_s", "predict_s"):
+            timings[key] = sum(m[3].get(key, 0.0) for m in members)
+    timings["predict_ms_per_sample"] = 1000 * timings["predict_s"] / max(len(data.x_test), 1)
+    params = head.params()
+    if len(members) > 1:
+        params["members"] = [m[1].params() for m in members]
+    if chosen:
+        params["grid_search"] = chosen
+    return FoldResult(y_pred=np.asarray(y_pred, dtype=int), scores=np.asarray(scores), history=history,
+                      head_params=params, load_report=load_report, timings=timings,
+                      model=model, head=head.estimator)
+
+
+def _member(variant, data, seed, pretrained, progress):
+    """One fine-tuned network and its head: (model, head, history, timings, y_pred, scores)."""
+    history, timings = {}, {}
     t = time.perf_counter()
     monitor = (data.x_test, data.held_out_labels) if variant.finetune.checkpoint == "best_test_accuracy" else None
-    model, history["finetune"], report = finetune(
+    model, history["finetune"], history["load_report"] = finetune(
         variant, data.train, seed=seed, pretrained=pretrained, held_out_monitor=monitor,
         progress=progress and (lambda e, n, logs: progress("fine-tune", e, n, logs)))
     timings["finetune_s"] = time.perf_counter() - t
@@ -89,13 +120,7 @@ def _finish(variant, data, seed, pretrained, history, timings, chosen, progress)
     leaky_rule = variant.head.output_rule == "test_loss_leaky"  # LEAKY: the paper 001 rule reads test labels
     y_pred, scores = head.predict(data.x_test, held_out_labels=data.held_out_labels if leaky_rule else None)
     timings["predict_s"] = time.perf_counter() - t
-    timings["predict_ms_per_sample"] = 1000 * timings["predict_s"] / max(len(data.x_test), 1)
-    params = head.params()
-    if chosen:
-        params["grid_search"] = chosen
-    return FoldResult(y_pred=np.asarray(y_pred, dtype=int), scores=np.asarray(scores), history=history,
-                      head_params=params, load_report=report, timings=timings, model=model,
-                      head=head.estimator)
+    return model, head, history, timings, y_pred, scores
 
 
 def collapse_check(model, train: TrainSet) -> dict:
