@@ -538,6 +538,44 @@ def head_given_to_a_softmax_export(tmp, corpus):  # sibling: an export without S
              "--out", out], ["has no SVM head", "drop --head"], lambda: not out.exists())
 
 
+# --- issue 25: silent gaps in reports -----------------------------------------------------------------------
+
+def _two_variant_run(tmp) -> Path:
+    """A finished run of two variants on the same 3 subjects, as reproduce lays it out (no training)."""
+    from mer_keras.evaluation import pooled_scores
+    from mer_keras.evaluation.results import write_results_json
+
+    run = tmp / "run"
+    rng = np.random.default_rng(0)
+    variants = {}
+    for name in ("main", "other"):
+        store = FoldStore(run, name)
+        parts = []
+        for s in ("d/s1", "d/s2", "d/s3"):
+            fold = pd.DataFrame({"dataset": "d", "subject": s, "clip": [f"{s}_{k}" for k in range(4)],
+                                 "y_true": [0, 1, 2, 0], "y_pred": rng.integers(0, 3, 4)})
+            store.save(s, fold)
+            parts.append(fold)
+        variants[name] = {"scores": pooled_scores(pd.concat(parts), labels=[0, 1, 2]), "folds": 3, "label": name}
+    write_results_json(run, config={"name": "x"}, scores=variants["main"]["scores"], variants=variants)
+    return run
+
+
+def table_with_a_deleted_fold_csv(tmp, corpus):  # dropped the paired comparisons without a word
+    run = _two_variant_run(tmp)
+    gone = run / "folds" / "other" / "d__s2.csv"
+    gone.unlink()
+    return ["table", run, "--n-boot", "20"], [str(gone), "paired comparisons cannot be made"], lambda: None
+
+
+def table_with_a_fold_and_its_record_deleted(tmp, corpus):  # sibling: the .written.json deleted too
+    run = _two_variant_run(tmp)
+    for p in (run / "folds" / "main").glob("d__s3.*"):
+        p.unlink()
+    return (["table", run, "--n-boot", "20"], [str(run / "folds" / "main"), "1 of the 3 fold CSVs"],
+            lambda: None)
+
+
 CASES = {
     "1 truncated jpeg, manifest --validate --check-frames": Case(truncated_jpeg_validate, "is truncated"),
     "1 truncated jpeg, prepare": Case(truncated_jpeg_prepare, "is truncated"),
@@ -586,6 +624,8 @@ CASES = {
     "25 predict --head of another export": Case(head_of_another_export, "use the export's own head"),
     "25 predict with another export's weights": Case(weights_of_another_export, "same export"),
     "25 predict --head on a softmax export": Case(head_given_to_a_softmax_export, "this export has no SVM head"),
+    "25 table, a fold CSV deleted": Case(table_with_a_deleted_fold_csv, "fold file.s. missing"),
+    "25 table, a fold CSV and its record deleted": Case(table_with_a_fold_and_its_record_deleted, "missing"),
 }
 
 

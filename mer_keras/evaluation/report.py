@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import InputError
 from .bootstrap import METRICS, format_interval, paired, paired_bootstrap
 from .metrics import ALL
 from .published import PAPERS, SELECTION, published_rows
@@ -254,11 +255,29 @@ def _fold_predictions(run_dir: Path, doc: dict) -> dict:
     found = {}
     names = [(n, v.get("label") or n) for n, v in (doc.get("variants") or {}).items()]
     names += [(f"baseline_{k}", f"baseline: {k}") for k in run_baselines(doc)]
+    recorded = {n: v.get("folds") for n, v in (doc.get("variants") or {}).items()}
+    missing = []
     for folder, label in names:
         store = FoldStore(run_dir, folder)
+        missing += missing_fold_files(store, recorded.get(folder))
         if store.folder.is_dir() and any(store.folder.glob("*.csv")):
             found[str(label)] = store.load_all()
+    if missing:  # a pair on fewer clips is not a pair: say so instead of dropping it
+        raise InputError(f"{run_dir}: {len(missing)} fold file(s) missing, so the paired comparisons cannot be made: "
+                         f"{'; '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}; run the same `reproduce` "
+                         "command with this --out to recompute them")
     return found
+
+
+def missing_fold_files(store: FoldStore, recorded_folds=None) -> list[str]:
+    """Fold CSVs that were written (their ``.written.json`` is there) or counted in results.json but are gone."""
+    folder = store.folder
+    csvs = {p.stem for p in folder.glob("*.csv")} if folder.is_dir() else set()
+    written = {p.name[: -len(".written.json")] for p in folder.glob("*.written.json")} if folder.is_dir() else set()
+    gone = [str(folder / f"{stem}.csv") for stem in sorted(written - csvs)]
+    if not gone and isinstance(recorded_folds, int) and len(csvs) < recorded_folds:
+        gone = [f"{folder}: {recorded_folds - len(csvs)} of the {recorded_folds} fold CSVs results.json counts"]
+    return gone
 
 
 def paired_differences(run_dirs, metrics=("uf1", "uar"), n_boot: int = 1000, seed=0, level: float = 0.95) -> pd.DataFrame:
