@@ -637,6 +637,7 @@ def test_bad_input_exits_2_with_a_named_message(name, corpus, tmp_path):
     err = proc.stderr
     assert proc.returncode == 2, (proc.returncode, proc.stdout, err)
     assert "Traceback" not in err, err
+    assert not re.search(r"absl::|oneDNN|cuda|^[IWE]0000 ", err, re.MULTILINE), f"TensorFlow's log lines: {err}"
     assert re.search(case.expect, err, re.DOTALL), err
     for part in names:  # a name with a backslash or a parenthesis is a regex, else plain text
         assert re.search(part, err) if "\\" in part or "(" in part else part in err, (part, err)
