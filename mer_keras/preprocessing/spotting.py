@@ -131,22 +131,25 @@ def _aligner(onset_frame: np.ndarray, config: SpotConfig, where: str) -> tuple[F
 
 
 def motion_curve(frames, config: SpotConfig | None = None, where: str = "clip") -> tuple[np.ndarray, str]:
-    """Motion of each frame from the first (``frames[0]`` = onset; RGB or grey uint8), pixels at ``size``.
-
-    Returns (curve with curve[0] = 0, how the face was found)."""
+    """Motion of each frame from the first (onset; RGB or grey uint8, any iterable, read one at a time),
+    pixels at ``size``. Returns (curve with curve[0] = 0, how the face was found)."""
     config = config or SpotConfig()
-    frames = list(frames)
-    if not frames:
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
         raise InputError(f"{where}: no frames to spot an apex in")
-    aligner, face = _aligner(frames[0], config, f"{where}, onset frame")
+    aligner, face = _aligner(first, config, f"{where}, onset frame")
     keep = ~aligner.mask_
     if not keep.any():
         raise InputError(f"{where}: the masks {config.masks} cover the whole face; nothing left to measure")
-    grey = [aligner.transform(f if f.ndim == 2 else cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), masked=False)
-            for f in frames]
+
+    def grey(frame):
+        return aligner.transform(frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), masked=False)
+
+    onset = grey(first)
     curve = [0.0]
-    for t in range(1, len(grey)):
-        flow = optical_flow(grey[0], grey[t], config.flow_method, where=f"({where}, frames 0->{t})")
+    for t, frame in enumerate(frames, start=1):
+        flow = optical_flow(onset, grey(frame), config.flow_method, where=f"({where}, frames 0->{t})")
         vectors = flow[keep].astype(np.float64)
         if config.remove_global:
             vectors = vectors - np.median(vectors, axis=0)
@@ -165,8 +168,8 @@ def spot_apex(row, config: SpotConfig | None = None) -> Spotting:
     if off <= on:
         raise NoMotionError(f"clip {clip}: no frame after the onset (onset position {on}, offset {off}); "
                             "no apex to spot")
-    frames = read_frames(row, range(on, off + 1))
-    motion, face = motion_curve([frames[p] for p in range(on, off + 1)], config, f"clip {clip}")
+    frames = (read_frames(row, [p])[p] for p in range(on, off + 1))  # one frame in memory at a time
+    motion, face = motion_curve(frames, config, f"clip {clip}")
     smoothed = binomial_smooth(motion, config.smooth)
     smoothed[0] = 0.0  # the onset is never its own apex
     if not smoothed.max() > config.min_motion:
