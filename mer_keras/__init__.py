@@ -5,6 +5,8 @@ The public entry points (``mer_keras.run_loso``, ``mer_keras.reproduce``, ...) a
 """
 import importlib
 
+from . import registration as _registration
+
 __version__ = "0.2.0"
 
 _PUBLIC = {
@@ -14,6 +16,7 @@ _PUBLIC = {
     "build_model": ("mer_keras.models", "build"), "list_models": "mer_keras.models",
     "load_experiment": "mer_keras.training.config", "list_experiments": "mer_keras.training.config",
     "reproduce": "mer_keras.training.reproduce", "run_loso": "mer_keras.api",
+    "load_export": "mer_keras.training.export",
     "predict_clip": "mer_keras.training.predict",
     "pooled_scores": "mer_keras.evaluation", "loso_folds": "mer_keras.evaluation",
     "bootstrap_ci": "mer_keras.evaluation.bootstrap", "paired_bootstrap": "mer_keras.evaluation.bootstrap",
@@ -34,3 +37,6 @@ def __getattr__(name):
 
 def __dir__():
     return __all__
+
+
+_registration.register_when_keras()  # so keras.saving.load_model reads an export's model.keras (registration.py)
