@@ -7,13 +7,18 @@ export KERAS_HOME := $(CURDIR)/.keras_home
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install lint clean constraints
 
-$(STAMP): setup.py setup.cfg
+# constraints.txt: the exact versions the README's figures were made with (setup.cfg keeps ranges for
+# people who embed the library); `make constraints` rewrites it from a venv whose tests pass.
+$(STAMP): setup.py setup.cfg constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+constraints:
+	$(BIN)/python scripts/pin_constraints.py
 
 install: $(STAMP)
 
@@ -24,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check mer_keras tests benchmarks experiments
+	$(BIN)/ruff check mer_keras tests benchmarks experiments scripts
 
 clean:
 	rm -rf runs .pytest_cache build *.egg-info

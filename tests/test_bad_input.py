@@ -546,6 +546,7 @@ def _two_variant_run(tmp) -> Path:
     from mer_keras.evaluation.results import write_results_json
 
     run = tmp / "run"
+    tmp.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     variants = {}
     for name in ("main", "other"):
@@ -738,6 +739,21 @@ def test_the_manifest_report_file_and_the_log_count_what_was_left_out(tmp_path):
     report = pd.read_csv(tmp_path / "m.report.csv")
     assert report[["kind", "subject", "clip", "emotion"]].values.tolist() == \
         [["left out", "casme2/sub03", "EP05", "others"]]
+
+
+def test_table_warns_when_the_compared_runs_used_other_package_versions(tmp_path):
+    """Issue 25: the same command gave other numbers under other library versions; table says when it compares such
+    runs (and stays quiet when they match)."""
+    a = _two_variant_run(tmp_path / "a")
+    b = Path(shutil.copytree(a, tmp_path / "b"))
+    same = cli("table", a, b, "--no-pairs", cwd=tmp_path)
+    assert same.returncode == 0 and "different package versions" not in same.stderr, same.stderr
+    doc = json.loads((b / "results.json").read_text())
+    doc["versions"]["numpy"] = "1.26.4"
+    (b / "results.json").write_text(json.dumps(doc))
+    differ = cli("table", a, b, "--no-pairs", cwd=tmp_path)
+    assert differ.returncode == 0, differ.stderr
+    assert "different package versions" in differ.stderr and f"1.26.4 ({b})" in differ.stderr, differ.stderr
 
 
 def test_mask_names_as_one_string_are_names_not_letters():

@@ -1,6 +1,7 @@
 """`mer-keras table`: the results tables of finished runs, from the command line."""
 from __future__ import annotations
 
+import logging
 import sys
 
 
@@ -14,6 +15,13 @@ def table_command(args) -> int:
         print(f"mer-keras table: {e}", file=sys.stderr)
         return 2
     print(format_table(df), end="")
+    from .report import version_differences
+
+    differ = version_differences(args.run_dirs)
+    if differ:
+        logging.getLogger("mer_keras").warning(
+            "warning: the runs compared here were made with different package versions, so their numbers may differ "
+            "by that alone (install from constraints.txt for the README's set):\n  %s", "\n  ".join(differ))
     if args.megc:
         from .report import format_megc_table, megc_comparison_table
 

@@ -269,6 +269,22 @@ def _fold_predictions(run_dir: Path, doc: dict) -> dict:
     return found
 
 
+def version_differences(run_dirs) -> list[str]:
+    """Libraries whose recorded version differs between the runs (and resumed variants) a table compares: their
+    numbers may differ by the library alone (``results.json`` ``versions``, each variant's ``provenance``)."""
+    seen: dict = {}  # library -> {version: [where]}
+    for run_dir in run_dirs:
+        doc = read_results_json(run_dir)
+        records = [(str(run_dir), doc.get("versions"))]
+        records += [(f"{run_dir} [{name}]", (v.get("provenance") or {}).get("versions"))
+                    for name, v in (doc.get("variants") or {}).items() if isinstance(v, dict)]
+        for where, versions in records:
+            for lib, version in (versions or {}).items() if isinstance(versions, dict) else ():
+                seen.setdefault(lib, {}).setdefault(str(version), []).append(where)
+    return [f"{lib}: " + "; ".join(f"{v} ({', '.join(dict.fromkeys(w))})" for v, w in by.items())
+            for lib, by in sorted(seen.items()) if len(by) > 1]
+
+
 def missing_fold_files(store: FoldStore, recorded_folds=None) -> list[str]:
     """Fold CSVs that were written (their ``.written.json`` is there) or counted in results.json but are gone."""
     folder = store.folder
