@@ -209,7 +209,8 @@ CLIP_FIGURE_SIZE = (900, 300)
 """Width, height in pixels of ``plot_clip_figure``'s PNG (fixed: no tight bounding box)."""
 
 
-def plot_clip_figure(face, flow_rgb, classes, scores, path, title="", score_label="score", notes=("", "")):
+def plot_clip_figure(face, flow_rgb, classes, scores, path, title="", score_label="score", notes=("", ""),
+                     flow_title="flow onset->apex (hue = direction)"):
     """One clip at a glance: the aligned apex face, the onset->apex flow as an HSV colour-wheel picture, and the
     per-class scores (the highest in red). ``face`` / ``flow_rgb`` are arrays in [0, 1] or None, when ``notes``
     say why; the PNG is always ``CLIP_FIGURE_SIZE`` pixels."""
@@ -217,13 +218,13 @@ def plot_clip_figure(face, flow_rgb, classes, scores, path, title="", score_labe
     fig = Figure(figsize=(width / 100, height / 100), dpi=100)
     panels = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.3]})
     for ax, image, name, note in ((panels[0], face, "apex face", notes[0]),
-                                  (panels[1], flow_rgb, "flow onset->apex (hue = direction)", notes[1])):
+                                  (panels[1], flow_rgb, flow_title, notes[1])):
         if image is None:
             ax.text(0.5, 0.5, f"not available:\n{note}"[:160], ha="center", va="center", fontsize=6, wrap=True)
         else:
             image = np.clip(np.asarray(image, dtype=float), 0, 1)
             ax.imshow(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
-        ax.set_title(name, fontsize=8)
+        ax.set_title(name, fontsize=7)
         ax.set_xticks([])
         ax.set_yticks([])
     scores = np.asarray(scores, dtype=float)

@@ -365,13 +365,27 @@ def write_curves(curves: dict, rows: pd.DataFrame, folder) -> dict:
     return written
 
 
+def _brighter(flow_rgb: np.ndarray, bound: float):
+    """The HSV flow picture with its brightness stretched so the clip's 99th-percentile motion is full
+    (micro-motion is dark at the model's ``flow_bound``), and the motion in px that full brightness means."""
+    import cv2
+
+    hsv = cv2.cvtColor(np.asarray(flow_rgb, np.float32), cv2.COLOR_RGB2HSV)
+    value = hsv[..., 2]
+    top = float(np.percentile(value[value > 0], 99)) if (value > 0).any() else 0.0
+    if top > 0:
+        hsv[..., 2] = np.clip(value / top, 0.0, 1.0)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), bound * (top or 1.0)
+
+
 def _clip_pictures(row, preprocess: dict):
-    """(apex face, HSV flow picture, notes) of one row at the export's alignment and flow settings."""
+    """(apex face, HSV flow picture, notes, full-brightness motion in px) of one row at the export's alignment
+    and flow settings."""
     from ..preprocessing.representations import COMMON, FLOW, compute, normalize_params
 
     if is_precomputed(pd.DataFrame([row])):
         note = "precomputed input, no frames"
-        return None, None, (note, note)
+        return None, None, (note, note), None
     common = {k: preprocess[k] for k in COMMON if k in preprocess}
     common["grayscale"] = False
     if common.get("on_no_face") == "previous":  # needs the clip before it; the figure centres instead
@@ -386,7 +400,11 @@ def _clip_pictures(row, preprocess: dict):
             logger.warning("figure of %s/%s: %s", row["subject"], row["clip"], e)
             pictures.append(None)
             notes.append(str(e))
-    return pictures[0], pictures[1], tuple(notes)
+    full = None
+    if pictures[1] is not None:
+        p = normalize_params("flow_hsv", {**common, **flow})
+        pictures[1], full = _brighter(pictures[1], p["flow_bound"] or p["size"] / 56.0)
+    return pictures[0], pictures[1], tuple(notes), full
 
 
 def write_figures(result: pd.DataFrame, rows: pd.DataFrame, export: Export, folder) -> list[str]:
@@ -396,13 +414,15 @@ def write_figures(result: pd.DataFrame, rows: pd.DataFrame, export: Export, fold
     folder, paths = Path(folder), []
     classes = export.classes
     for k, (stem, (_, row)) in enumerate(zip(_clip_stems(rows), rows.iterrows())):
-        face, flow, notes = _clip_pictures(row, export.config["preprocess"])
+        face, flow, notes, full = _clip_pictures(row, export.config["preprocess"])
         res = result.iloc[k]
         scores = [float(res[f"score_{c}"]) for c in classes]
         apex = "" if pd.isna(res["apex_idx"]) else f", apex position {int(res['apex_idx'])} ({res['apex_source']})"
         title = f"{row['subject']}/{row['clip']}: {res['predicted']}{apex}"
         label = "SVM decision value" if res["head_output"] == "decision" else "softmax probability"
-        paths.append(str(plot_clip_figure(face, flow, classes, scores, folder / f"{stem}.png", title, label, notes)))
+        flow_title = "flow onset->apex" + (f"\n(hue: direction; full brightness: {full:.2g} px)" if full else "")
+        paths.append(str(plot_clip_figure(face, flow, classes, scores, folder / f"{stem}.png", title, label, notes,
+                                          flow_title=flow_title)))
     return paths
 
 
