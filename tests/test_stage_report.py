@@ -43,6 +43,7 @@ def test_a_fold_with_an_inner_split_records_the_curve_and_the_probes(checkpoint)
     variant = dataclasses.replace(variant, finetune=dataclasses.replace(variant.finetune, checkpoint=checkpoint))
     history = run_fold(variant, _data(), seed=0).history["finetune"]
     assert len(history["inner_val_uar"]) == 3
+    assert history["inner_val_epochs"] == [0, 1, 2]
     if checkpoint == "last_inner_val":
         assert history["best_epoch"] == 2  # the last epoch is kept, whatever the curve says
     assert set(history["probe_uar"]) == {"pixels", "before", "after"}
@@ -72,8 +73,20 @@ def test_the_summary_the_table_and_the_figure(tmp_path):
     assert pre["probe_pixels"]["mean"] == pytest.approx(0.6) and pre["probe_after"]["mean"] == pytest.approx(0.5)
     text = format_stages("v", summary, chance=1 / 3)
     assert "1 collapsed" in text and "0.600 (2)" in text and "0.600 ±0.10" in text
+    assert summary["pretrain"]["inner_val_epochs"] == [1, 2, 3]
     path = plot_stages(summary, tmp_path / "stages.png", chance=1 / 3)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="no stage"):
         plot_stages(stage_summary([{"history": {}}]), tmp_path / "none.png")
     assert "nothing measured" in format_stages("v", stage_summary([{"history": {}}]))
+
+
+def test_a_long_stage_that_keeps_its_last_epoch_is_evaluated_at_most_curve_points_times():
+    from mer_keras.training import stages
+
+    variant = load_experiment("liong2019_ststnet", overrides={"finetune": {
+        "epochs": 60, "batch_size": 64, "checkpoint": "last_inner_val"}}).variants[0]
+    history = stages.finetune(variant, _data().train, seed=0)[1]
+    assert stages.CURVE_POINTS == 25  # 60 epochs: every third one, the last included
+    assert history["inner_val_epochs"] == list(range(2, 60, 3))
+    assert len(history["inner_val_uar"]) == 20 and history["best_epoch"] == 59

@@ -33,12 +33,14 @@ def stage_summary(details: list[dict]) -> dict:
                                   for d in details)}
     for stage in STAGES:
         histories = [(d.get("history") or {}).get(stage) or {} for d in details]
-        curves = [h["inner_val_uar"] for h in histories if h.get("inner_val_uar")]
+        with_curve = [h for h in histories if h.get("inner_val_uar")]
         entry = {}
-        if curves:
-            length = min(len(c) for c in curves)
-            entry["inner_val_uar"] = np.mean([c[:length] for c in curves], axis=0).tolist()
-            entry["best_epoch"] = _mean_sd([h.get("best_epoch") for h in histories if h.get("inner_val_uar")])
+        if with_curve:
+            length = min(len(h["inner_val_uar"]) for h in with_curve)
+            entry["inner_val_uar"] = np.mean([h["inner_val_uar"][:length] for h in with_curve], axis=0).tolist()
+            # 1-based epochs of the curve's points (every epoch when a run recorded no list)
+            entry["inner_val_epochs"] = [e + 1 for e in (with_curve[0].get("inner_val_epochs") or range(length))][:length]
+            entry["best_epoch"] = _mean_sd([h.get("best_epoch") for h in with_curve])
         probes = [h.get("probe_uar") or {} for h in histories]
         for key, _ in PROBES:
             value = _mean_sd([p.get(key) for p in probes])
@@ -64,13 +66,14 @@ def format_stages(name: str, summary: dict, chance: float | None = None) -> str:
         rows.append("  no stage trained with an inner split (checkpoint 'best_inner_val' or 'last_inner_val'): "
                     "nothing measured on unseen training subjects")
         return "\n".join(rows) + "\n"
-    header = ["stage", "inner UAR ep.1", "best (epoch)", "last", *[f"probe: {label}" for _, label in PROBES]]
+    header = ["stage", "inner UAR: first (epoch)", "best", "last", *[f"probe: {label}" for _, label in PROBES]]
     table = [header]
     for stage in stages:
         s = summary[stage]
-        curve = s.get("inner_val_uar") or []
-        best = (f"{max(curve):.3f} ({int(np.argmax(curve)) + 1})" if curve else "-")
-        table.append([stage, f"{curve[0]:.3f}" if curve else "-", best, f"{curve[-1]:.3f}" if curve else "-",
+        curve, epochs = s.get("inner_val_uar") or [], s.get("inner_val_epochs") or []
+        best = (f"{max(curve):.3f} ({epochs[int(np.argmax(curve))]})" if curve else "-")
+        table.append([stage, f"{curve[0]:.3f} ({epochs[0]})" if curve else "-", best,
+                      f"{curve[-1]:.3f} ({epochs[-1]})" if curve else "-",
                       *[_cell(s.get(f"probe_{key}")) for key, _ in PROBES]])
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     rows += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
@@ -89,7 +92,8 @@ def plot_stages(summary: dict, path, title: str = "Stage report", chance: float 
     for stage in stages:
         curve = summary[stage].get("inner_val_uar")
         if curve:
-            curves_ax.plot(range(1, len(curve) + 1), curve, marker="." if len(curve) < 40 else None, label=stage)
+            curves_ax.plot(summary[stage]["inner_val_epochs"], curve, marker="." if len(curve) < 40 else None,
+                           label=stage)
     if chance:
         for ax in (curves_ax, probes_ax):
             ax.axhline(chance, color="grey", linestyle=":", linewidth=1, label="chance")

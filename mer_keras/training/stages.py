@@ -34,6 +34,10 @@ from .svm_head import SVMHead
 
 logger = logging.getLogger("mer_keras")
 
+CURVE_POINTS = 25
+"""Inner-validation evaluations of a stage that keeps its last epoch (``last_inner_val``): the report's curve
+needs no more, and one per epoch would cost 5-8 % of a 100-epoch STSTNet fold (``bench_stage_report.py``)."""
+
 
 @dataclass
 class TrainSet:
@@ -55,12 +59,23 @@ def array_kind(representation: str) -> str:
     return "flow_hsv" if representation == "flow_hsv" else "image"
 
 
-def jitter(max_shift: int, p_shift: float, p_flip: float, kind: str, color=False):
+def intensity_shift(sample: np.ndarray, delta: float) -> np.ndarray:
+    """``sample`` (values in [0, 1]) plus ``delta`` grey levels of 255, clipped to the sample's own range: Keras
+    2.2.4's ``channel_shift_range`` (one offset for the whole image, ``np.clip(x + d, x.min(), x.max())``)."""
+    return np.clip(sample + np.float32(delta / 255.0), sample.min(), sample.max()).astype(sample.dtype)
+
+
+def jitter(max_shift: int, p_shift: float, p_flip: float, kind: str, color=False, pixel="shift"):
     """Per-batch augmentation (training data only): each sample shifted by up to ``max_shift`` px with
-    probability ``p_shift`` and mirrored with probability ``p_flip``, or paper 003's colour jitter, grayscale,
-    flip and rotation (``color``); None when it would do nothing."""
+    probability ``p_shift`` (``pixel = "intensity"``: its grey levels moved by up to ``max_shift`` of 255
+    instead, ``intensity_shift``) and mirrored with probability ``p_flip``, or paper 003's colour jitter,
+    grayscale, flip and rotation (``color``); None when it would do nothing."""
     if color:
         return augment_color
+    if pixel not in ("shift", "intensity"):
+        raise ConfigError(f"pixel jitter must be 'shift' or 'intensity', got {pixel!r}")
+    if pixel == "intensity" and max_shift and p_shift and kind != "image":
+        raise ConfigError(f"an intensity jitter moves grey levels of images, not {kind} arrays")
     if not (max_shift and p_shift) and not p_flip:
         return None
 
@@ -68,8 +83,11 @@ def jitter(max_shift: int, p_shift: float, p_flip: float, kind: str, color=False
         out = np.empty_like(xb)
         for i, sample in enumerate(xb):
             if max_shift and rng.random() < p_shift:
-                dy, dx = rng.integers(-max_shift, max_shift + 1, size=2)
-                sample = shift(sample, int(dy), int(dx))
+                if pixel == "intensity":
+                    sample = intensity_shift(sample, float(rng.uniform(-max_shift, max_shift)))
+                else:
+                    dy, dx = rng.integers(-max_shift, max_shift + 1, size=2)
+                    sample = shift(sample, int(dy), int(dx))
             if rng.random() < p_flip:
                 sample = hflip(sample, kind)
             out[i] = sample
@@ -96,7 +114,7 @@ def train(model, data: TrainSet, section, *, seed, kind, callbacks=(), epoch_end
         learning_rate=learning_rate or section.learning_rate, momentum=section.momentum,
         balanced=section.balanced,
         augment=jitter(section.max_shift, getattr(section, "p_shift", 1.0), section.p_flip, kind,
-                       color=is_finetune and section.color_jitter),
+                       color=is_finetune and section.color_jitter, pixel=getattr(section, "pixel_jitter", "shift")),
         reduce_lr_on_plateau=is_finetune and section.reduce_lr_on_plateau, callbacks=callbacks, seed=seed,
         epoch_end=epoch_end, label_smoothing=section.label_smoothing if is_finetune else 0.0, progress=progress,
         order=getattr(section, "batch_order", "shuffled"), last_batch=getattr(section, "last_batch", "fill"),
@@ -135,9 +153,17 @@ def train_keeping_best(model, data: TrainSet, section, *, seed, kind, progress=N
     scores = []
     probe_before = embedding_probe(model, data.x, data.y, fit_idx, val_idx, seed=seed)
 
+    epochs = section.epochs
+    # without a selection the curve is only read: at most CURVE_POINTS evaluations (and always the last epoch)
+    every = 1 if keep_best else max(1, -(-epochs // CURVE_POINTS))
+    evaluated = []
+
     def epoch_end(epoch, m):
+        if (epoch + 1) % every and epoch != epochs - 1:
+            return
         per_output = uar_of(batched_outputs(m, val.x), val.y)
         scores.append(float(per_output.mean()))
+        evaluated.append(epoch)
         if not keep_best:
             best.update(uar=scores[-1], epoch=epoch, per_output=per_output.tolist())
         # ties go to the later epoch: after a few dozen steps BatchNorm's moving statistics can make every
@@ -150,7 +176,8 @@ def train_keeping_best(model, data: TrainSet, section, *, seed, kind, progress=N
                     epoch_end=epoch_end, progress=progress, callbacks=callbacks)
     if best["weights"] is not None:
         model.set_weights(best["weights"])
-    history.update(inner_val_uar=scores, best_epoch=best["epoch"], inner_val_uar_per_output=best["per_output"],
+    history.update(inner_val_uar=scores, inner_val_epochs=evaluated, best_epoch=best["epoch"],
+                   inner_val_uar_per_output=best["per_output"],
                    inner_val_subjects=sorted(map(str, np.unique(val.groups))),
                    probe_uar={"pixels": pixel_probe(data.x, data.y, fit_idx, val_idx, seed=seed),
                               "before": probe_before,
