@@ -182,6 +182,9 @@ class PreprocessConfig:
     n_frames: int = setting(16, Number(int, 2), "frames per stack (stack representations)")
     keyframes: str = setting("uniform", Options("uniform", "slices"), "key-frame rule for stacks")
     magnify: bool | None = setting(None, Options(True, False, none=True), "EVM on stacks (default per representation)")
+    evm_order: str = setting("keyframes_first", Options("keyframes_first", "clip_first"),
+                             "with EVM: pick the key frames, then magnify them (paper 001's order), or magnify "
+                             "the whole onset..offset clip and pick from it")
     alpha: float = setting(10.0, POSITIVE, "EVM amplification")
     low_hz: float | None = setting(None, Number(float, 0, none=True), "EVM band low cut-off")
     high_hz: float | None = setting(None, Number(float, 0, none=True), "EVM band high cut-off")
@@ -212,6 +215,10 @@ class PretrainConfig:
                               "validation split of the training data; 'last_inner_val' holds that split out "
                               "and keeps the last epoch (for the stage report)")
     val_fraction: float = setting(0.2, Number(float, 0.05, 0.5), "share of subjects in that inner split")
+    bn_statistics: str = setting("moving", Options("moving", "recomputed"),
+                                 "BatchNorm statistics used in inference: Keras' moving averages, or recomputed "
+                                 "over the training data after each evaluated epoch and at the end (precise BN; "
+                                 "our option, no paper's)")
     max_shift: int = setting(0, Number(int, 0), "random shift augmentation, pixels")
     p_shift: float = setting(1.0, PROBABILITY, "probability that a sample is shifted (when max_shift > 0)")
     pixel_jitter: str = setting("shift", Options("shift", "intensity"),
@@ -275,6 +282,10 @@ class FinetuneConfig:
                               "keeps the last epoch (for the stage report); 'best_test_accuracy' looks at the "
                               "held-out subject (LEAKY)")
     val_fraction: float = setting(0.2, Number(float, 0.05, 0.5), "share of subjects in that inner split")
+    bn_statistics: str = setting("moving", Options("moving", "recomputed"),
+                                 "BatchNorm statistics used in inference: Keras' moving averages, or recomputed "
+                                 "over the training data after each evaluated epoch and at the end (precise BN; "
+                                 "our option, no paper's)")
     max_shift: int = setting(0, Number(int, 0), "random shift augmentation, pixels")
     p_flip: float = setting(0.0, PROBABILITY, "horizontal-flip augmentation probability")
     members: int = setting(1, Number(int, 1, 32),
@@ -383,7 +394,7 @@ class ExperimentConfig:
     deviations: tuple = ()
     deterministic: str = "auto"
     precision: str = "float32"
-    threads: int = 0
+    threads: int = 1
     baselines: bool = True
     macro_protocol: str = "three-class"
     notes: str = ""
@@ -414,9 +425,10 @@ TOP_LEVEL = {
 }
 RUN_SETTINGS = ("deterministic", "baselines", "precision", "threads")
 """Top-level settings that ``--set`` may change (``--set baselines=false``, ``--set precision=mixed_float16``,
-``--set threads=1``: TensorFlow intra-op threads per fold; 0, the default, is every core of a sequential run
-and the worker's share of cores with ``--jobs``. Results are bit-identical across executors only at equal
-thread counts, since TensorFlow's CPU kernels split their sums by thread count)."""
+``--set threads=4``: TensorFlow intra-op threads per fold; 1, the default, whatever ``--jobs``, executor or
+cores, so how a run is scheduled never changes its numbers; more is an explicit, recorded opt-in (0: every
+core of a sequential run, the worker's share with ``--jobs``), and a resume with another count is refused.
+TensorFlow's CPU kernels split their sums by thread count, so other counts give other last digits)."""
 SYNTHME_TABLE = {f.name for f in fields(SynthMEConfig)} | {"size"} | set(SECTIONS)
 VARIANT_KEYS = {"name", "model", "label", "published"} | set(VARIANT_SECTIONS)
 
@@ -585,7 +597,7 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
         protocol=top.get("protocol", "megc2019"), variants=tuple(variants), source_file=raw["source_file"],
         synthme=synth, synthme_reductions=reductions if synthme else {},
         deviations=tuple(top.get("deviations", ())), deterministic=top.get("deterministic", "auto"),
-        precision=top.get("precision", "float32"), threads=top.get("threads", 0),
+        precision=top.get("precision", "float32"), threads=top.get("threads", 1),
         baselines=top.get("baselines", True), macro_protocol=top.get("macro_protocol", "three-class"),
         notes=top.get("notes", ""))
 

@@ -25,6 +25,7 @@ from ..preprocessing.augment import (
     shift,
 )
 from ..preprocessing.augment_color import augment_color
+from .batchnorm import recompute_batchnorm_statistics
 from .config import FinetuneConfig, PretrainConfig, VariantConfig
 from .embeddings import batched_outputs
 from .fit import train_classifier
@@ -121,6 +122,13 @@ def train(model, data: TrainSet, section, *, seed, kind, callbacks=(), epoch_end
         epsilon=getattr(section, "adam_epsilon", 1e-7))
 
 
+def settle_batchnorm(model, x, section) -> None:
+    """``section.bn_statistics = "recomputed"``: BatchNorm's inference statistics recomputed over ``x`` (the
+    part that trains) with the weights fixed, before the network is evaluated or kept (``batchnorm.py``)."""
+    if section.bn_statistics == "recomputed":
+        recompute_batchnorm_statistics(model, x, section.batch_size)
+
+
 def uar_of(scores, y) -> np.ndarray:
     """UAR of each output ((outputs, N, C) scores) or of the single output ((N, C)), as an array."""
     scores = scores if scores.ndim == 3 else scores[None]
@@ -144,8 +152,10 @@ def train_keeping_best(model, data: TrainSet, section, *, seed, kind, progress=N
         logger.warning("one training subject: no inner validation split, the last epoch is kept")
     if split is None:
         x, y = grow(data.x, data.y)
-        return train(model, TrainSet(x, y, None, data.num_classes), section, seed=seed, kind=kind,
-                     progress=progress, callbacks=callbacks)
+        history = train(model, TrainSet(x, y, None, data.num_classes), section, seed=seed, kind=kind,
+                        progress=progress, callbacks=callbacks)
+        settle_batchnorm(model, data.x, section)
+        return history
     fit_idx, val_idx = split
     val = data.subset(val_idx)
     keep_best = section.checkpoint == "best_inner_val"
@@ -161,6 +171,7 @@ def train_keeping_best(model, data: TrainSet, section, *, seed, kind, progress=N
     def epoch_end(epoch, m):
         if (epoch + 1) % every and epoch != epochs - 1:
             return
+        settle_batchnorm(m, data.x[fit_idx], section)
         per_output = uar_of(batched_outputs(m, val.x), val.y)
         scores.append(float(per_output.mean()))
         evaluated.append(epoch)
@@ -266,6 +277,7 @@ def finetune(variant: VariantConfig, data: TrainSet, *, seed, pretrained=None, h
     best = {"acc": -1.0, "weights": None, "epoch": -1}
 
     def epoch_end(epoch, m):
+        settle_batchnorm(m, data.x, ft)
         # (outputs, N) == (N,) with several outputs (paper 001): their mean accuracy
         acc = float(np.mean(batched_outputs(m, x_test).argmax(-1) == y_test))
         if acc > best["acc"]:
