@@ -142,6 +142,12 @@ def test_bad_uses_are_one_line_errors(zoom_manifest, tmp_path, capsys):
                      str(tmp_path / "c"), "--export-images", str(tmp_path / "x"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "--export-images writes flow images" in err and "Traceback" not in err
+    (tmp_path / "file").write_text("in the way")
+    code = cli_main(["prepare", "--manifest", str(zoom_manifest), "--representation", "flow", "--cache",
+                     str(tmp_path / "c"), "--export-images", str(tmp_path / "file" / "x"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "a file stands where the folder should be" in err and "Traceback" not in err
+    assert not (tmp_path / "c").exists()  # refused before any flow was computed
     rows = pd.read_csv(zoom_manifest)
     twice = pd.concat([rows.iloc[:1], rows.iloc[:1].assign(dataset="other", subject="other/s1")])
     with pytest.raises(InputError, match="would both be s1_c1.png"):

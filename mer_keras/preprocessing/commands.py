@@ -71,9 +71,13 @@ def params_from_args(args) -> dict:
 def run_prepare(args) -> int:
     from .prepare import prepare
 
-    if args.export_images and args.representation != "flow":
-        raise ConfigError(f"--export-images writes flow images; it needs --representation flow, not "
-                          f"{args.representation}")
+    if args.export_images:  # checked before any flow is computed
+        from .flow_images import check_export
+
+        if args.representation != "flow":
+            raise ConfigError(f"--export-images writes flow images; it needs --representation flow, not "
+                              f"{args.representation}")
+        check_export(args.manifest, args.export_images)
     result = prepare(args.manifest, args.representation, args.cache, n_jobs=args.n_jobs,
                      progress=not args.no_progress, verify_cache=args.verify_cache, allow_zero_motion=args.allow_zero_motion,
                      **params_from_args(args))

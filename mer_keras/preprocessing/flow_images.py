@@ -87,7 +87,25 @@ def image_stem(dataset: str, subject: str, clip: str) -> str:
     return stem
 
 
-def _out_dir(out_dir) -> Path:
+def check_export(manifest, out_dir) -> tuple[pd.DataFrame, list[str], Path]:
+    """(rows, file stems, folder) of an export, checked before any flow is computed: frames (not ready files),
+    one file name per clip, a folder that can be made."""
+    rows = load_rows(manifest)
+    if is_precomputed(rows):
+        raise InputError("flow images are computed from frames; this manifest points at ready input files "
+                         "(input_* columns), which are already images")
+    stems = [image_stem(r.dataset, r.subject, r.clip) for r in rows.itertuples()]
+    seen: dict[str, int] = {}
+    clashes = []
+    for i, stem in enumerate(stems):
+        if stem.lower() in seen:
+            j = seen[stem.lower()]
+            clashes.append(f"rows {j} ({rows.at[j, 'subject']}/{rows.at[j, 'clip']}) and {i} "
+                           f"({rows.at[i, 'subject']}/{rows.at[i, 'clip']}) would both be {stem}.png")
+        seen.setdefault(stem.lower(), i)
+    if clashes:
+        raise InputError("flow images: two clips share a file name; export one dataset at a time or rename: "
+                         + "; ".join(clashes[:5]))
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -95,7 +113,7 @@ def _out_dir(out_dir) -> Path:
         raise InputError(f"--export-images {out}: a file stands where the folder should be") from None
     except PermissionError:
         raise InputError(f"--export-images {out}: cannot create the folder (permission denied)") from None
-    return out
+    return rows, stems, out
 
 
 def export_flow_images(manifest, out_dir, cache_dir, *, image_size: int = IMAGE_SIZE, n_jobs: int = 2,
@@ -109,27 +127,11 @@ def export_flow_images(manifest, out_dir, cache_dir, *, image_size: int = IMAGE_
     DIR/labels.csv --input flow=DIR`` reads back."""
     if int(image_size) < 2:
         raise ConfigError(f"image_size must be at least 2 px, got {image_size}")
-    rows = load_rows(manifest)
-    if is_precomputed(rows):
-        raise InputError("flow images are computed from frames; this manifest points at ready input files "
-                         "(input_* columns), which are already images")
+    rows, stems, out = check_export(manifest, out_dir)
     overridden = {k: v for k, v in params.items() if k in UNCLIPPED and v != UNCLIPPED[k]}
     if overridden:
         logger.info("flow images use their own scaling (strain, min-max per image); not applied to them: %s",
                     ", ".join(f"{k}={v}" for k, v in sorted(overridden.items())))
-    stems = [image_stem(r.dataset, r.subject, r.clip) for r in rows.itertuples()]
-    seen: dict[str, int] = {}
-    clashes = []
-    for i, stem in enumerate(stems):
-        if stem.lower() in seen:
-            j = seen[stem.lower()]
-            clashes.append(f"rows {j} ({rows.at[j, 'subject']}/{rows.at[j, 'clip']}) and {i} "
-                           f"({rows.at[i, 'subject']}/{rows.at[i, 'clip']}) would both be {stem}.png")
-        seen.setdefault(stem.lower(), i)
-    if clashes:
-        raise InputError("flow images: two clips share a file name; export one dataset at a time or rename: "
-                         + "; ".join(clashes[:5]))
-    out = _out_dir(out_dir)
     flows = prepare(rows, "flow", cache_dir, n_jobs=n_jobs, progress=progress, verify_cache=verify_cache,
                     allow_zero_motion=allow_zero_motion, **{**params, **UNCLIPPED})
     records = []
