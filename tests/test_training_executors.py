@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from mer_keras.errors import InputError
 from mer_keras.training.networks import usable_cores
 from mer_keras.training.reproduce import reproduce
 
@@ -15,8 +16,7 @@ TINY = {
     "finetune": {"epochs": 1, "batch_size": 8},
     "head": {"kind": "softmax"},
     "synthme": {"subjects": 3, "clips_per_subject": 4},
-    "baselines": False,
-    "threads": 2,  # every executor runs each fold with two intra-op threads (a 2-core test process in-process)
+    "baselines": False,  # threads: the default (one intra-op thread per fold, whatever the executor)
 }
 
 
@@ -34,7 +34,7 @@ def _fold_files(run_dir):
 
 
 def _same_fold_files(run_a, run_b):
-    """Identical clips, predicted classes and scores, byte for byte (both runs use two intra-op threads per fold)."""
+    """Identical clips, predicted classes and scores, byte for byte (both runs at the default thread count)."""
     a, b = _fold_files(run_a), _fold_files(run_b)
     assert len(a) == 3
     assert a == b
@@ -70,7 +70,7 @@ def test_one_subject_per_invocation_then_gathered(sequential, tmp_path):
     assert first.get("partial") and len(_fold_files(split)) == 1 and not (split / "results.json").exists()
     args = ["--set", "preprocess.size=32", "--set", 'pretrain.kind="none"', "--set", "finetune.epochs=1",
             "--set", "finetune.batch_size=8", "--set", 'head.kind="softmax"', "--set", "synthme.subjects=3",
-            "--set", "synthme.clips_per_subject=4", "--set", "baselines=false", "--set", "threads=2"]
+            "--set", "synthme.clips_per_subject=4", "--set", "baselines=false"]
     done = subprocess.run([sys.executable, "-m", "mer_keras", "reproduce", "liu2022_shufflenet", "--out",
                            str(split), "--cache", str(cache), "--subject", subjects[1], *args],
                           capture_output=True, text=True, timeout=600, check=False)
@@ -86,13 +86,16 @@ def test_one_subject_per_invocation_then_gathered(sequential, tmp_path):
 
 
 def test_the_thread_count_changes_the_numbers_so_it_is_a_recorded_setting(sequential, tmp_path):
-    """The reason ``threads`` exists: with one intra-op thread the same fold's scores differ (TensorFlow's CPU
-    kernels split sums by thread count), and the run records which count produced its numbers."""
+    """The reason the default is one fixed count: with two intra-op threads the same fold's scores differ
+    (TensorFlow's CPU kernels split sums by thread count); the run records which count produced its numbers and a
+    resume with another count is refused."""
     out, cache = sequential
     if usable_cores() < 2:
         pytest.skip("needs two cores")
-    one = tmp_path / "threads1"
-    results = reproduce("liu2022_shufflenet", out=one, cache=cache, overrides={**TINY, "threads": 1})
+    two = tmp_path / "threads2"
+    results = reproduce("liu2022_shufflenet", out=two, cache=cache, overrides={**TINY, "threads": 2})
     recorded = results["variants"]["shufflenet_ghost_vit"]["provenance"]
-    assert (recorded["threads"], recorded["threads_per_fold"]) == (1, 1)
-    assert _fold_files(one) != _fold_files(out)
+    assert (recorded["threads"], recorded["threads_per_fold"]) == (2, 2)
+    assert _fold_files(two) != _fold_files(out)
+    with pytest.raises(InputError, match=r"threads, threads_per_fold differ"):  # a resume may not mix counts
+        reproduce("liu2022_shufflenet", out=two, cache=cache, overrides=TINY)

@@ -5,14 +5,21 @@ architecture is built and traced once per process and every later request restor
 state and trainability instead of rebuilding. The initial weights themselves come from a throwaway build
 under a seed derived from (seed, model name, input shape, classes, network settings): a variant run alone
 and the same variant run after others start from the same weights, bit for bit.
+
+BatchNormalization momentum: each layer keeps its builder's own (ReXNet's and the PyTorch-style blocks' 0.9,
+Keras' 0.99 elsewhere) unless the experiment sets ``network.bn_momentum``, which then applies to every layer.
+``network.init_weights`` names a local weights file (ImageNet weights, say: nothing is downloaded) loaded by
+layer name and shape into the initial state; the layers it does not match keep their seeded initialisation.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import inspect
+import logging
 import os
 import zlib
+from pathlib import Path
 
 import keras
 import tensorflow as tf
@@ -25,6 +32,7 @@ from .config import NetworkConfig
 _ARCHITECTURES: dict = {}   # architecture key -> traced model
 _INITIAL: dict = {}         # (architecture key, seed) -> (weights, seed-generator states)
 _EMBEDDINGS: dict = {}      # id(model) -> (model, embedding model)
+logger = logging.getLogger("mer_keras")
 
 
 def configure_determinism(deterministic: bool) -> None:
@@ -33,6 +41,15 @@ def configure_determinism(deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
     else:
         tf.config.experimental.disable_op_determinism()
+
+
+def default_pool_size() -> int:
+    """The intra-op pool TensorFlow starts with when nobody sets it: ``TF_NUM_INTRAOP_THREADS``, else a thread per
+    usable core."""
+    try:
+        return int(os.environ.get("TF_NUM_INTRAOP_THREADS", "")) or usable_cores()
+    except ValueError:
+        return usable_cores()
 
 
 def configure_threads(threads: int) -> bool:
@@ -48,8 +65,8 @@ def configure_threads(threads: int) -> bool:
     try:
         config.set_intra_op_parallelism_threads(wanted)
         config.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # already running: a default pool (0) has one thread per core
-        return current == 0 and wanted == usable_cores()
+    except RuntimeError:  # already running: a default pool (0) has TF_NUM_INTRAOP_THREADS, else one per core
+        return current == 0 and wanted == default_pool_size()
     return True
 
 
@@ -97,7 +114,7 @@ class RunSettings:
 
     deterministic: bool = True
     precision: str = "float32"
-    threads: int = 0
+    threads: int = 1
 
     @classmethod
     def of(cls, experiment) -> RunSettings:
@@ -122,7 +139,9 @@ def set_seed(seed: int) -> None:
 
 
 def builder_kwargs(model: str, network: NetworkConfig) -> dict:
-    """The network settings the model's builder takes; a non-default setting it does not take is an error."""
+    """The network settings the model's builder takes; a non-default setting it does not take is an error, and
+    so is an ``init_weights`` file that does not exist (checked here, before any work)."""
+    init_weights_path(network)
     params = inspect.signature(MODELS[model].resolve()).parameters
     defaults = NetworkConfig()
     out = {}
@@ -137,8 +156,40 @@ def builder_kwargs(model: str, network: NetworkConfig) -> dict:
     return out
 
 
+def init_weights_path(network: NetworkConfig) -> Path | None:
+    """The ``network.init_weights`` file, or None; a name that is not a file is a ``ConfigError``."""
+    if network.init_weights is None:
+        return None
+    path = Path(network.init_weights).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"network.init_weights = {network.init_weights!r}: no such file (give a local weights file, "
+                          "e.g. ImageNet weights saved by Keras; nothing is downloaded)")
+    return path.resolve()
+
+
 def init_seed(seed: int, key) -> int:
     return zlib.crc32(repr((int(seed),) + key).encode()) & 0x7FFFFFFF
+
+
+_KEYED_BEFORE = {"bn_momentum": 0.99}
+"""Network settings whose default changed after initial weights were first keyed on the settings (issue 24):
+their new default enters the key as the old value, so experiments that leave them alone start from the same
+weights as before."""
+_KEYED_LATER = {"init_weights": None}
+"""Settings added later: left at this default they are not part of the key (same reason)."""
+
+
+def network_key(network: NetworkConfig) -> str:
+    """The text of ``network`` that keys its initial weights (``repr`` as the settings stood before issue 24)."""
+    parts = []
+    for f in dataclasses.fields(network):
+        value = getattr(network, f.name)
+        if f.name in _KEYED_LATER and value == _KEYED_LATER[f.name]:
+            continue
+        if f.name in _KEYED_BEFORE and value is None:
+            value = _KEYED_BEFORE[f.name]
+        parts.append(f"{f.name}={value!r}")
+    return f"{type(network).__qualname__}({', '.join(parts)})"
 
 
 def _seed_variables(model):
@@ -146,14 +197,30 @@ def _seed_variables(model):
 
 
 def build_network(model: str, input_shape, num_classes: int, network: NetworkConfig, softmax=True):
-    """A newly built registered network (no caching), its BatchNormalization momentum set from ``network``
-    (the papers trained in PyTorch or Keras 2, whose defaults differ)."""
+    """A newly built registered network (no caching). Its BatchNormalization layers keep the builder's own
+    momentum unless ``network.bn_momentum`` is set (the papers trained in PyTorch or Keras 2, whose defaults
+    differ); then every layer gets that value."""
     net = build(model, input_shape=tuple(input_shape), classes=int(num_classes), include_top=True,
                 classifier_activation="softmax" if softmax else None, **builder_kwargs(model, network))
-    for layer in net._flatten_layers():
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = float(network.bn_momentum)
+    if network.bn_momentum is not None:
+        for layer in net._flatten_layers():
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = float(network.bn_momentum)
     return net
+
+
+def load_init_weights(net, network: NetworkConfig) -> str:
+    """``network.init_weights`` loaded into ``net`` by layer name and shape (``models.load_pretrained``); the
+    load report, or '' without a file."""
+    path = init_weights_path(network)
+    if path is None:
+        return ""
+    from ..models import load_pretrained
+
+    report = load_pretrained(net, path)
+    logger.info("initial weights from %s: %d layers loaded, %d keep their seeded initialisation", path,
+                len(report.loaded), len(report.skipped))
+    return str(report)
 
 
 def fresh_model(model: str, input_shape, num_classes: int, network: NetworkConfig, *, seed: int, softmax=True):
@@ -164,8 +231,9 @@ def fresh_model(model: str, input_shape, num_classes: int, network: NetworkConfi
         _ARCHITECTURES[arch] = build_network(model, input_shape, num_classes, network, softmax)
     net = _ARCHITECTURES[arch]
     if (arch, seed) not in _INITIAL:
-        set_seed(init_seed(seed, arch[:3] + (repr(network), softmax)))
+        set_seed(init_seed(seed, arch[:3] + (network_key(network), softmax)))
         template = build_network(model, input_shape, num_classes, network, softmax)
+        load_init_weights(template, network)
         _INITIAL[(arch, seed)] = ([w.copy() for w in template.get_weights()],
                                   [keras.ops.convert_to_numpy(v).copy() for v in _seed_variables(template)])
         del template
@@ -194,8 +262,10 @@ def head_layer_names(model) -> list[str]:
 
 
 def build_exported(config: dict):
-    """The network described by an export's ``config.json`` (model, input shape, classes, network settings)."""
+    """The network described by an export's ``config.json`` (model, input shape, classes, network settings). The
+    export's own weights are loaded next, so a ``network.init_weights`` file it was trained from is not needed."""
     from .config import build_section
 
     network = build_section("network", config.get("network", {}), "export config.json: ")
+    network = dataclasses.replace(network, init_weights=None)
     return build_network(config["model"], config["input_shape"], len(config["classes"]), network)

@@ -169,7 +169,9 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
         inputs = LosoInputs(x=x, y=y, groups=groups, rows=micro, num_classes=len(classes), x_pre=x_pre)
         macro_weights = macro_pretrain(v, macro, cache, run_dir, seed, classes) if v.pretrain.kind == "macro" \
             else None
-        extra = settings.as_dict()
+        # the thread count each fold really gets (``threads`` 0 depends on cores and --jobs): a resume with
+        # another is refused, since TensorFlow's sums depend on it
+        extra = {**settings.as_dict(), "threads_per_fold": fold_executor.threads_per_fold}
         preds = run_variant(v, inputs, run_dir, seed, macro_weights=macro_weights, executor=fold_executor,
                             extra_setup=extra, subjects=subjects, tensorboard=tensorboard)
         if preds is None:
