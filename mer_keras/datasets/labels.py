@@ -67,6 +67,19 @@ def jin2024_samm_four_class(emotion: str) -> int | None:
     return None if e == "repression" else three_class(e)
 
 
+JIN2024_CASME2_CLASSES = ("negative", "positive", "surprise", "other")
+"""Paper 001's CASME II classes (Sec. 4.1): "the happiness category is classified as positive, the disgust category
+as negative, and the surprise category is labeled as surprise. Furthermore, the repression and other categories are
+categorized as other". Fear and sadness are not among the paper's 246 clips and are dropped. The paper's counts:
+disgust 63, happiness 32, surprise 25, other 126 (repression 27 + others 99) = 51.2 % of 246
+(``evaluation.protocols.PUBLISHED_CLASS_COUNTS``). Class order as ``jin2024-samm4``'s."""
+JIN2024_CASME2_4CLASS = {"disgust": 0, "happiness": 1, "surprise": 2, "repression": 3, "others": 3, "other": 3}
+
+
+def jin2024_casme2_four_class(emotion: str) -> int | None:
+    return JIN2024_CASME2_4CLASS.get(str(emotion).strip().lower())
+
+
 CASME3_3CLASS = {"anger": 0, "disgust": 0, "fear": 0, "sad": 0, "happy": 1, "surprise": 2}
 """CAS(ME)^3 part A, 3 classes (the sheet's own spellings): negative = anger, disgust, fear, sad; positive =
 happy; surprise; ``others`` dropped. It is the ``label_for_3`` column of HTNet's ``cas(me)3_part_A_edited.csv``
@@ -95,6 +108,7 @@ PROTOCOL_CLASSES = {
     "casme2-5class": CASME2_5CLASSES,
     "liu2022-macro": THREE_CLASSES,
     "jin2024-samm4": JIN2024_SAMM_CLASSES,
+    "casme2-4class-jin2024": JIN2024_CASME2_CLASSES,
 }
 PROTOCOL_MAPPERS = {
     "casme3-3class": casme3_three_class,
@@ -104,6 +118,7 @@ PROTOCOL_MAPPERS = {
     "casme2-5class": casme2_five_class,
     "liu2022-macro": liu2022_three_class,
     "jin2024-samm4": jin2024_samm_four_class,
+    "casme2-4class-jin2024": jin2024_casme2_four_class,
 }
 IMAGE_PROTOCOLS = ("liu2022-macro",)
 """Protocols whose manifest holds one row per selected *image* (``datasets.liu2022_macro``), not per clip."""

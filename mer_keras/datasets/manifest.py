@@ -37,7 +37,7 @@ COLUMNS = {
     "emotion": "fine emotion, lower case, as the dataset labels it",
     "label": "integer class index under `protocol`",
     "class_name": "name of the class `label` stands for",
-    "protocol": "protocol that assigned `label` (megc2019, casme2-5class, three-class, all)",
+    "protocol": "protocol that assigned `label` (megc2019, casme2-5class, casme2-4class-jin2024, three-class, all, ...)",
     "onset": "onset frame number as annotated (native numbering)",
     "apex": "apex frame number (annotated, or estimated: see apex_source)",
     "offset": "offset frame number as annotated (native numbering)",

@@ -108,6 +108,11 @@ _T2_ROWS = [
 ]
 
 # ---- paper 001: Table 1, per-dataset leave-one-out; accuracy (%) and F1 as the paper computes them (Eq. 4.5)
+JIN2024_NOT_COMPARABLE = (
+    "not comparable: the paper's protocol is per-sample (Eq. 4.5 averages the error over the N samples, a "
+    "leave-one-sample-out reading; ours is leave-one-subject-out, pooled); the paper's F1 in the UF1 column, its "
+    "own classes (CASME II: casme2-4class-jin2024), augmented copies made before the split")
+"""Note of every paper-001 Table 1 row: a reader must not set a LOSO run beside them as if they were comparable."""
 _J1_COLUMNS = [(d, m) for d in ("smic", "samm", "casme2") for m in ("accuracy", "uf1")]
 _J1_ROWS = [
     ("LBP-TOP", (0.5444, 0.567, 0.4622, 0.488, 0.6509, 0.674)),
@@ -190,8 +195,7 @@ SCORES: tuple[PublishedScore, ...] = tuple(
     + [PublishedScore("liu2022_mobilevit", "abstract", "MobileViT (proposed)", "all", "accuracy", 0.8427,
                       SRC_004_ABSTRACT, "84.27 %", "composite, LOSO; Tables 1-4 not found (images)")]
     + _wide("jin2024_msresnet3d", "Table 1", SRC_001_T1, _J1_COLUMNS, _J1_ROWS,
-            note="the paper's F1 (Eq. 4.5, per-dataset, its own classes) in the UF1 column; augmented copies "
-                 "made before the split")
+            note=JIN2024_NOT_COMPARABLE)
     + _wide("megc2019", "guideline baseline", SRC_MEGC_GUIDELINE, _FULL4, _GUIDELINE_ROWS,
             {"LBP-TOP": "LBP-TOP (baseline)"})
     + _wide("megc2019", "STSTNet Table III", SRC_STSTNET_T3, _T3_COLUMNS, _T3_ROWS,

@@ -67,8 +67,11 @@ FLOW = {
     "flow_bound": None,
     "strain_bound": 0.2,
 }
-STACK = {"size": 134, "n_frames": 16, "keyframes": "uniform", "magnify": False, "alpha": 10.0,
-         "low_hz": None, "high_hz": None, "levels": 4, "pyramid": "laplacian", "lambda_c": 16.0}
+STACK = {"size": 134, "n_frames": 16, "keyframes": "uniform", "magnify": False, "evm_order": "keyframes_first",
+         "alpha": 10.0, "low_hz": None, "high_hz": None, "levels": 4, "pyramid": "laplacian", "lambda_c": 16.0}
+EVM_ORDERS = ("keyframes_first", "clip_first")
+"""With ``magnify``: pick the key frames, then magnify them (paper 001's steps 3 then 4), or magnify the whole
+onset..offset clip and pick the key frames from it (the order before issue 24)."""
 
 
 class FrameError(InputError):
@@ -262,15 +265,24 @@ def rep_rrs(row, p, given=None):
 
 
 def _stack_frames(row, p, given, extra=0):
-    """Aligned (unmasked) key frames onset..offset, optionally magnified; ``extra`` more than n_frames."""
+    """Aligned (unmasked) key frames onset..offset, optionally magnified (``evm_order``: the key frames picked
+    first and then magnified, paper 001's order, or the whole clip magnified first); ``extra`` more than
+    n_frames. Magnifying the picked frames treats them as a clip at their mean frame rate (the default band is
+    relative to the clip's length, so it is the same for either order)."""
     on, _, off = _positions(row)
     span = list(range(on, off + 1))
     frames = read_frames(row, span)
     al = Alignment(row, frames, p, given)
     clip = np.stack([al.aligned(frames[k], k, masked=False) for k in span])
-    if p["magnify"] and len(clip) > 1:
-        clip = magnify(clip, float(row["fps"]), p["alpha"], p["low_hz"], p["high_hz"], p["levels"], p["pyramid"],
-                       p["lambda_c"])
+    order = p.get("evm_order", "keyframes_first")
+    if order not in EVM_ORDERS:
+        raise ConfigError(f"evm_order must be one of {EVM_ORDERS}, got {order!r}")
+
+    def magnified(video, fps):
+        return magnify(video, fps, p["alpha"], p["low_hz"], p["high_hz"], p["levels"], p["pyramid"], p["lambda_c"])
+
+    if p["magnify"] and order == "clip_first" and len(clip) > 1:
+        clip = magnified(clip, float(row["fps"]))
     n = p["n_frames"] + extra
     if p["keyframes"] == "uniform":
         picks = uniform_positions(0, len(clip) - 1, n)
@@ -278,7 +290,10 @@ def _stack_frames(row, p, given, extra=0):
         picks = slice_positions(clip, n)
     else:
         raise ConfigError(f"keyframes must be 'uniform' or 'slices', got {p['keyframes']!r}")
-    return clip[picks], al
+    stack = clip[picks]
+    if p["magnify"] and order == "keyframes_first" and len(clip) > 1:
+        stack = magnified(stack, float(row["fps"]) * (len(stack) - 1) / (len(clip) - 1))
+    return stack, al
 
 
 def rep_frame_stack(row, p, given=None):

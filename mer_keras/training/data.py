@@ -42,7 +42,7 @@ def load_data(exp: ExperimentConfig, data: str, cache: Path, seed: int, macro_ma
     if data == SYNTHME:
         s = exp.synthme
         root = synthme_corpus(cache, seed=seed, subjects=s.subjects, clips_per_subject=s.clips_per_subject)
-        micro = load_manifest("synthme", root, protocol="three-class")
+        micro = load_manifest("synthme", root, protocol=s.protocol)
         if needs_macro(exp, variants):
             mroot = synthme_corpus(cache, seed=seed, subjects=s.macro_subjects,
                                    clips_per_subject=s.macro_clips_per_subject, macro=True)
