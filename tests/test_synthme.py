@@ -128,7 +128,9 @@ def test_positive_moves_mouth_corners_negative_moves_brows(corpus, meta):
 
     ratio = {}  # mouth-corner motion / brow motion, mean over clips of the class
     for cls in (0, 1):
-        clips = [c for c in meta["clips"] if three_class(c["emotion"]) == cls and not c["blink"]][:8]
+        # without a blink or a class-unrelated extra AU (a brow lowering in a positive clip is AU overlap, on purpose)
+        clips = [c for c in meta["clips"] if three_class(c["emotion"]) == cls and not c["blink"]
+                 and not c["extra_au"]][:8]
         mouth, brow = [], []
         for clip in clips:
             onset, apex = _frames(corpus, clip, "onset", "apex")
@@ -166,9 +168,10 @@ def test_motion_carries_the_class_appearance_does_not(corpus, meta):
 
     motion_score, appearance_score = score(diffs), score(apexes)
     print(f"balanced accuracy: onset->apex differences {motion_score:.3f}, apex pixels {appearance_score:.3f}")
+    # SynthME 2.0's motion is calibrated to real floors (weaker than 1.0's, where this gave 0.83): 0.51 here
     assert appearance_score < 0.45, f"apex pixels predict the class: {appearance_score:.2f} (chance 0.33)"
-    assert motion_score > 0.55, f"onset->apex differences too weak: {motion_score:.2f}"
-    assert motion_score > appearance_score + 0.2
+    assert motion_score > 0.45, f"onset->apex differences too weak: {motion_score:.2f}"
+    assert motion_score > appearance_score + 0.1
 
 
 def test_distractors_are_present_and_vary(meta):
@@ -176,9 +179,28 @@ def test_distractors_are_present_and_vary(meta):
     assert 0.05 < np.mean([c["blink"] is not None for c in clips]) < 0.5
     assert all(0 < c["head_motion_px"] <= 1.0 and c["flicker_sd"] > 0 and c["noise_sd"] > 0 for c in clips)
     gains = {c["subject"]: c["subject_amplitude_gain"] for c in clips}
-    assert max(gains.values()) / min(gains.values()) > 1.2  # subject-specific amplitude
+    assert max(gains.values()) / min(gains.values()) > 1.5  # subject-specific amplitude
     amps = [c["amplitude_px"] for c in clips]
-    assert 0.3 <= min(amps) and max(amps) <= 2.0
+    lo, hi = synthme.MICRO_AMPLITUDE_PX
+    assert lo <= min(amps) and max(amps) <= hi and max(amps) / min(amps) > 4
+    extra = [c["extra_au"] for c in clips]
+    assert 0.15 < np.mean([a is not None for a in extra]) < 0.5  # a class-unrelated AU in about a third
+    assert all(a is None or a in c["aus"] for a, c in zip(extra, clips))
+    assert all(0 < c["skin_motion_px"] <= synthme.SKIN_MOTION_PX[1] for c in clips)
+
+
+def test_expression_peaks_at_the_apex_distractors_do_not_follow_it():
+    """The annotated apex is the peak of the expression's own motion (what an apex spotter should find);
+    the skin drift starts at 0 on the onset frame and keeps its size through the clip, whatever the apex."""
+    ident = faces.make_identities(1, 0, 224)[0]
+    plan = _quiet_plan(n_frames=14, apex_index=5)
+    frames = np.array(synthme.render_clip(ident, plan), np.float32).mean(-1)
+    change = np.abs(frames - frames[0]).mean((1, 2))
+    assert int(np.argmax(change)) == plan["apex_index"] and change[-1] < 0.3 * change.max()
+    drift = motion.random_walk_fields(np.random.default_rng(0), (64, 64), 14)
+    rms = np.sqrt((drift**2).sum(-1).mean((1, 2)))
+    assert rms[0] == 0 and 0.6 < rms[-1] < 1.4 and rms[5:].min() > 0.3
+    assert np.array_equal(drift, motion.random_walk_fields(np.random.default_rng(0), (64, 64), 14))
 
 
 def test_blink_closes_the_eyes_not_the_mouth(corpus):

@@ -103,6 +103,24 @@ def warp(image: np.ndarray, field: np.ndarray) -> np.ndarray:
     return cv2.remap(image, xx - field[..., 0], yy - field[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
 
 
+def random_walk_fields(rng: np.random.Generator, shape, n_frames: int, grid: int = 5, knots: int = 2) -> np.ndarray:
+    """``(n_frames, H, W, 2)`` smooth non-rigid displacements of RMS about 1 px, 0 at the first frame.
+
+    ``knots`` random fields (each a ``grid`` x ``grid`` coarse field of normal vectors, bicubically enlarged)
+    are passed through at evenly spaced frames, linearly in between: a slow, class-unrelated drift of the skin.
+    """
+    h, w = shape
+    fields = [np.zeros((h, w, 2), np.float32)]
+    for _ in range(knots):
+        coarse = rng.standard_normal((grid, grid, 2)).astype(np.float32)
+        f = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+        fields.append(f / max(float(np.sqrt((f**2).sum(-1).mean())), 1e-6))
+    pos = np.linspace(0, knots, n_frames)
+    k = np.minimum(pos.astype(int), knots - 1)
+    frac = (pos - k).astype(np.float32)
+    return np.stack([(1 - a) * fields[i] + a * fields[i + 1] for i, a in zip(k, frac)])
+
+
 def rise_and_decay(n_frames: int, apex: int) -> np.ndarray:
     """Expression intensity per frame: 0 at the first frame, 1 at ``apex``, back near 0 at the last.
 

@@ -22,9 +22,10 @@ logger = logging.getLogger("mer_keras")
 
 
 def synthme_corpus(cache: Path, *, seed: int, subjects: int, clips_per_subject: int, macro=False) -> Path:
-    """Generate (once) and return a SynthME corpus under the cache, keyed by its arguments."""
+    """Generate (once) and return a SynthME corpus under the cache, keyed by its arguments and the generator's
+    ``VERSION`` (a corpus of an older generator is never reused)."""
     kind = "macro" if macro else "micro"
-    root = Path(cache) / f"synthme-{kind}-seed{seed}-n{subjects}-k{clips_per_subject}"
+    root = Path(cache) / f"synthme-{kind}-v{synthme.VERSION}-seed{seed}-n{subjects}-k{clips_per_subject}"
     if not (root / "synthme.json").is_file():
         logger.info("generating SynthME (%s: %d subjects x %d clips, seed %d) in %s", kind, subjects,
                     clips_per_subject, seed, root)
