@@ -31,6 +31,8 @@ from .metrics import ALL, PREDICTION_COLUMNS, check_predictions
 logger = logging.getLogger("mer_keras")
 
 RESULTS_FILE = "results.json"
+RUN_OWNER = "experiment.json"
+"""Beside results.json: the experiment a run folder belongs to (``claim_run_dir``)."""
 SCHEMA_VERSION = 1
 SCORE_KEYS = ("uf1", "uar", "accuracy")
 
@@ -204,6 +206,33 @@ def read_results_json(run_dir) -> dict:
     except ValueError as e:
         raise InputError(str(e)) from None
     return doc
+
+
+def check_run_dir(run_dir, experiment: str) -> None:
+    """A run folder belongs to one experiment (``RUN_OWNER``, else its results.json says which): another's
+    variants would be merged into this one's results and relabelled, so that is refused by name."""
+    run_dir = Path(run_dir)
+    owner = run_dir / RUN_OWNER
+    found = None
+    if owner.is_file():
+        try:
+            found = json.loads(owner.read_text()).get("experiment")
+        except (ValueError, AttributeError):
+            raise InputError(f"{owner} is damaged: cannot tell which experiment {run_dir} belongs to") from None
+    elif (run_dir / RESULTS_FILE).is_file():
+        found = read_results_json(run_dir).get("config", {}).get("name")
+    if found is not None and found != experiment:
+        raise InputError(f"{run_dir} holds a run of experiment {found!r}; a run folder belongs to one experiment: "
+                         f"give {experiment!r} another --out")
+
+
+def claim_run_dir(run_dir, experiment: str) -> None:
+    """``check_run_dir``, then create the folder and record its experiment (``RUN_OWNER``)."""
+    run_dir = Path(run_dir)
+    check_run_dir(run_dir, experiment)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / RUN_OWNER).is_file():
+        atomic_write_json(run_dir / RUN_OWNER, {"experiment": experiment})
 
 
 class FoldStore:

@@ -75,6 +75,9 @@ def _reproduce(args) -> int:
         doc["variants"] = [to_plain(v) for v in chosen]
         print(json.dumps(doc, indent=2))
         return 0
+    from ..evaluation.results import check_run_dir
+
+    check_run_dir(Path(args.out or Path("runs") / exp.name), exp.name)  # before TensorFlow is imported
     from .networks import builder_kwargs
     from .reproduce import print_table, reproduce
 

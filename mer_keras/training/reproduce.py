@@ -28,6 +28,7 @@ from ..evaluation.plots import (
 from ..evaluation.protocols import counts_beside_published
 from ..evaluation.results import (
     atomic_write_json,
+    claim_run_dir,
     fold_details,
     library_versions,
     read_results_json,
@@ -56,8 +57,6 @@ from .runner import LosoInputs, export_model, run_variant
 from .stages import PRETRAIN_STAGES, TrainSet
 
 logger = logging.getLogger("mer_keras")
-RUN_OWNER = "experiment.json"
-"""Beside results.json: the experiment a run folder belongs to (``claim_run_dir``)."""
 
 
 def macro_pretrain(variant: VariantConfig, macro, cache: Path, run_dir: Path, seed: int, classes) -> Path:
@@ -243,26 +242,6 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
     results = json.loads((run_dir / "results.json").read_text())
     results["run_dir"] = str(run_dir)
     return results
-
-
-def claim_run_dir(run_dir: Path, experiment: str) -> None:
-    """A run folder belongs to one experiment (``RUN_OWNER``, else its results.json says which): another's
-    variants would be merged into this one's results and relabelled, so that is refused by name."""
-    owner = run_dir / RUN_OWNER
-    found = None
-    if owner.is_file():
-        try:
-            found = json.loads(owner.read_text()).get("experiment")
-        except (ValueError, AttributeError):
-            raise InputError(f"{owner} is damaged: cannot tell which experiment {run_dir} belongs to") from None
-    elif (run_dir / "results.json").is_file():
-        found = read_results_json(run_dir).get("config", {}).get("name")
-    if found is not None and found != experiment:
-        raise InputError(f"{run_dir} holds a run of experiment {found!r}; a run folder belongs to one experiment: "
-                         f"give {experiment!r} another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not owner.is_file():
-        atomic_write_json(owner, {"experiment": experiment})
 
 
 def same_fold_baselines(x, x_flow, micro, classes, run_dir: Path, seed: int) -> dict:
