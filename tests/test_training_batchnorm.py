@@ -25,6 +25,8 @@ def test_the_statistics_become_the_mean_of_the_batch_statistics_and_frozen_layer
     np.testing.assert_allclose(bn.moving_mean.numpy(), np.mean([b.mean(0) for b in batches], axis=0), rtol=1e-5)
     np.testing.assert_allclose(bn.moving_variance.numpy(), np.mean([b.var(0) for b in batches], axis=0), rtol=1e-4)
     assert bn.momentum == 0.99  # restored
+    assert recompute_batchnorm_statistics(model, x[:32] + 1.0, batch_size=32) == 1  # a second call, same trace
+    np.testing.assert_allclose(bn.moving_mean.numpy(), x[:32].mean(0) + 1.0, rtol=1e-5)
     for before, after in zip(frozen_before, model.get_layer("frozen_bn").get_weights()):
         np.testing.assert_array_equal(before, after)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 
 def batchnorm_layers(model) -> list:
@@ -24,21 +25,43 @@ def recompute_batchnorm_statistics(model, x, batch_size: int = 32) -> int:
     """Replace the moving statistics of ``model``'s BatchNormalization layers by the mean of their batch
     statistics over ``x`` (training mode, weights unchanged); returns how many layers were updated.
 
-    Batch k is folded in with momentum (k - 1) / k, so after n batches each layer holds the plain mean of the
-    n batch means and variances. Only full batches are used (a short last one would weigh as much as a full
-    one); with fewer clips than ``batch_size`` the whole of ``x`` is one batch.
+    Each batch runs through one traced training-mode call with every layer's momentum at 0, so a layer's
+    moving statistics then hold that batch's; they are summed here and their mean assigned at the end. Only
+    full batches are used (a short last one would weigh as much as a full one); with fewer clips than
+    ``batch_size`` the whole of ``x`` is one batch.
     """
     layers = batchnorm_layers(model)
     if not layers or len(x) == 0:
         return 0
     momenta = [layer.momentum for layer in layers]
     batch_size = min(int(batch_size), len(x))
+    means = [np.zeros(layer.moving_mean.shape, "float64") for layer in layers]
+    variances = [np.zeros(layer.moving_variance.shape, "float64") for layer in layers]
+    starts = range(0, len(x) - batch_size + 1, batch_size)
     try:
-        for k, start in enumerate(range(0, len(x) - batch_size + 1, batch_size), start=1):
-            for layer in layers:
-                layer.momentum = (k - 1) / k
-            model(np.asarray(x[start:start + batch_size], dtype="float32"), training=True)
+        for layer in layers:
+            layer.momentum = 0.0  # the value the traced call below was traced with, and keeps
+        step = _training_mode_call(model)
+        for start in starts:
+            step(tf.constant(np.asarray(x[start:start + batch_size], dtype="float32")))
+            for i, layer in enumerate(layers):
+                means[i] += keras.ops.convert_to_numpy(layer.moving_mean)
+                variances[i] += keras.ops.convert_to_numpy(layer.moving_variance)
+        for layer, mean, variance in zip(layers, means, variances):
+            layer.moving_mean.assign(mean / len(starts))
+            layer.moving_variance.assign(variance / len(starts))
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
     return len(layers)
+
+
+_CALLS: dict = {}
+"""id(model) -> (model, traced training-mode call): one trace per network (the runner reuses a network's
+object across folds, as ``networks.fresh_model`` does), about 10x faster than eager calls."""
+
+
+def _training_mode_call(model):
+    if id(model) not in _CALLS or _CALLS[id(model)][0] is not model:
+        _CALLS[id(model)] = (model, tf.function(lambda batch: model(batch, training=True)))
+    return _CALLS[id(model)][1]
