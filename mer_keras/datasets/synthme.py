@@ -335,13 +335,13 @@ def render_clip(identity: faces.Identity, plan: dict, macro: bool = False) -> li
     skin = None
     if plan.get("skin_motion_px"):
         skin_rng = np.random.default_rng([plan["render_seed"], 1])
-        skin = motion.random_walk_fields(skin_rng, shape, n, SKIN_MOTION_GRID) * plan["skin_motion_px"]
+        skin = motion.random_walk_fields(skin_rng, shape, n, SKIN_MOTION_GRID, rms=plan["skin_motion_px"])
     base = identity.image.astype(np.float32)
     frames = []
     for t in range(n):
         field = intensity[t] * expr + motion.rigid_field(shape, centre, head[t, 0], head[t, 1], roll[t])
         if skin is not None:
-            field = field + skin[t]
+            field += skin[t]
         if blink_field is not None and closure[t] > 0:
             field = field + closure[t] * blink_field
         img = motion.warp(base, field) * gains[t] + rng.standard_normal(base.shape).astype(np.float32) * plan["noise_sd"]

@@ -9,6 +9,8 @@ and roll. This is a kinematic caricature of FACS, not a muscle or 3-D model.
 """
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -36,6 +38,15 @@ SIGMA_IOD = {"default": 0.22, "5": 0.12, "7": 0.12, "43": 0.10}
 """Gaussian width of each AU's spread, as a fraction of the inter-ocular distance."""
 
 
+@functools.lru_cache(maxsize=4)
+def pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(yy, xx)`` float32 pixel coordinates of an ``h`` x ``w`` image, read-only, made once per shape
+    (every frame of every clip warps with them)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy.flags.writeable = xx.flags.writeable = False
+    return yy, xx
+
+
 def face_frame(landmarks: np.ndarray):
     """Unit vectors of the face frame (x along the eye line, y toward the chin), centre and inter-ocular distance."""
     left, right = landmarks[36:42].mean(0), landmarks[42:48].mean(0)
@@ -57,7 +68,7 @@ def au_field(landmarks: np.ndarray, au: str, shape: tuple[int, int], side_gain=(
     ex, ey, centre, iod = face_frame(landmarks)
     sigma = SIGMA_IOD.get(au, SIGMA_IOD["default"]) * iod
     h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = pixel_grid(h, w)
     weight_sum = np.zeros((h, w), np.float32)
     field = np.zeros((h, w, 2), np.float32)
     for idx, (dx_out, dy), gain in AU_ANCHORS[au]:
@@ -84,7 +95,7 @@ def expression_field(landmarks, aus: dict[str, float], shape, side_gain=(1.0, 1.
 def rigid_field(shape, centre, dx: float, dy: float, roll_deg: float) -> np.ndarray:
     """Displacement of a small in-plane head motion (translation plus roll about ``centre``)."""
     h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = pixel_grid(h, w)
     t = np.deg2rad(roll_deg)
     px, py = xx - centre[0], yy - centre[1]
     ux = (np.cos(t) - 1) * px - np.sin(t) * py + dx
@@ -98,13 +109,14 @@ def warp(image: np.ndarray, field: np.ndarray) -> np.ndarray:
     Uses the backward map out(x) = in(x - d(x)), exact to first order for the smooth, small fields used here.
     """
     h, w = field.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = pixel_grid(h, w)
     field = field.astype(np.float32, copy=False)
     return cv2.remap(image, xx - field[..., 0], yy - field[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
 
 
-def random_walk_fields(rng: np.random.Generator, shape, n_frames: int, grid: int = 5, knots: int = 2) -> np.ndarray:
-    """``(n_frames, H, W, 2)`` smooth non-rigid displacements of RMS about 1 px, 0 at the first frame.
+def random_walk_fields(rng: np.random.Generator, shape, n_frames: int, grid: int = 5, knots: int = 2,
+                       rms: float = 1.0) -> np.ndarray:
+    """``(n_frames, H, W, 2)`` float32 smooth non-rigid displacements of RMS about ``rms`` px, 0 at the first frame.
 
     ``knots`` random fields (each a ``grid`` x ``grid`` coarse field of normal vectors, bicubically enlarged)
     are passed through at evenly spaced frames, linearly in between: a slow, class-unrelated drift of the skin.
@@ -117,8 +129,10 @@ def random_walk_fields(rng: np.random.Generator, shape, n_frames: int, grid: int
         fields.append(f / max(float(np.sqrt((f**2).sum(-1).mean())), 1e-6))
     pos = np.linspace(0, knots, n_frames)
     k = np.minimum(pos.astype(int), knots - 1)
-    frac = (pos - k).astype(np.float32)
-    return np.stack([(1 - a) * fields[i] + a * fields[i + 1] for i, a in zip(k, frac)])
+    weights = np.zeros((n_frames, knots + 1), np.float32)  # frame t = weights[t] @ fields: one matrix product
+    weights[np.arange(n_frames), k] = 1 - (pos - k)
+    weights[np.arange(n_frames), k + 1] = pos - k
+    return (weights * np.float32(rms) @ np.stack(fields).reshape(knots + 1, -1)).reshape(n_frames, h, w, 2)
 
 
 def rise_and_decay(n_frames: int, apex: int) -> np.ndarray:
