@@ -61,7 +61,9 @@ def test_micro_layout_matches_casme2(corpus, meta):
     assert len(names) == offset - onset + 1 and onset < apex < offset
     assert min(c["onset"] for c in meta["clips"]) > 1  # absolute numbers, not restarting at 1
     assert meta["fps"] == synthme.MICRO_FPS and meta["seed"] == 0 and meta["size"] == 224
-    assert {"amplitude_px", "blink", "head_motion_px", "flicker_sd", "noise_sd", "aus"} <= set(meta["clips"][0])
+    assert {"amplitude_px", "blink", "head_motion_px", "flicker_sd", "noise_sd", "aus", "extra_au",
+            "skin_motion_px"} <= set(meta["clips"][0])
+    assert meta["version"] == synthme.VERSION and meta["micro_motion"]["extra_au_share"] == synthme.EXTRA_AU_SHARE
 
 
 def test_reader_and_both_protocols(corpus):

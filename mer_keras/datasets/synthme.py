@@ -157,6 +157,7 @@ def generate(
         jpeg_quality=None if macro else JPEG_QUALITY,
         amplitude_px_at_224=MACRO_AMPLITUDE_PX if macro else MICRO_AMPLITUDE_PX,
         emotion_aus=EMOTION_AUS,
+        micro_motion=None if macro else micro_motion_settings(),
         identities=[
             {"subject": subject, "name": ident.name, "landmarks": ident.landmarks.round(2).tolist(), **ident.params}
             for subject, ident in zip(_subject_names(subjects, macro), identities)
@@ -168,6 +169,13 @@ def generate(
         print(f"SynthME {settings['kind']}: {len(clips)} clips in {time.perf_counter() - started:.1f} s -> {root}",
               file=sys.stderr)
     return root
+
+
+def micro_motion_settings() -> dict:
+    """The calibrated settings of micro-clip motion (recorded in ``synthme.json`` as ``micro_motion``)."""
+    names = ("SUBJECT_GAIN_SD", "SUBJECT_GAIN_RANGE", "CLIP_GAIN", "AU_WEIGHT_JITTER", "EXTRA_AU_SHARE", "EXTRA_AUS",
+             "EXTRA_AU_WEIGHT", "HEAD_MOTION_PX", "HEAD_ROLL_DEG", "BLINK_SHARE", "SKIN_MOTION_PX", "SKIN_MOTION_GRID")
+    return {name.lower(): globals()[name] for name in names}
 
 
 def read(root, **kwargs):
