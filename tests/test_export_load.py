@@ -128,3 +128,19 @@ def test_every_keras_object_of_the_package_is_registered_where_import_mer_keras_
                 assert registered == f"mer_keras>{name}", f"{module.__name__}.{name} is not registered"
                 assert module.__name__ in imported, f"{module.__name__} defines {name} but registration skips it"
     assert {"TorchMaxPool2D", "PositionEmbedding", "AdamP"} <= set(seen)
+
+
+def test_load_export_refuses_a_head_that_is_not_its_own(export, tmp_path):
+    import shutil
+
+    from mer_keras.training.identity import export_identity
+
+    other = tmp_path / "other"
+    shutil.copytree(export, other)
+    config = dict(CONFIG, identity=export_identity(other / "model.weights.h5", other / "head.joblib"))
+    (other / "config.json").write_text(json.dumps(config))
+    assert load_export(other).head is not None  # its own head: accepted
+    rng = np.random.default_rng(1)
+    joblib.dump(LinearSVC().fit(rng.normal(size=(6, 400)), np.arange(6) % 3), other / "head.joblib")
+    with pytest.raises(InputError, match="not fitted on the embeddings"):
+        load_export(other)

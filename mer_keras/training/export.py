@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from ..errors import InputError
+from .identity import check_export_identity
 
 MODEL_FILE = "model.keras"
 WEIGHTS_FILE = "model.weights.h5"
@@ -136,8 +137,11 @@ def load_export(folder) -> LoadedExport:
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise InputError(f"{model_path}: cannot be loaded ({first})") from None
     head = None
+    head_path = folder / HEAD_FILE
+    if (folder / WEIGHTS_FILE).is_file():  # the weights and head recorded together (a head from elsewhere: refused)
+        check_export_identity(config, folder / CONFIG_FILE, folder / WEIGHTS_FILE,
+                              head_path if head_path.is_file() else None)
     if config.get("head", "softmax") == "svm":
-        head_path = folder / HEAD_FILE
         if not head_path.is_file():
             raise InputError(f"{head_path}: missing; {CONFIG_FILE} says the head is an SVM")
         head = _load_head(head_path, len(config["classes"]))
