@@ -3,12 +3,15 @@ backbone-only transfer from a three-class macro-expression corpus. Fixture trees
 (`tests.fixtures.native_layouts`: 8x8 frames, no face, so the centre-crop fallback), about a minute."""
 import json
 
+import pytest
+
 from mer_keras.training.reproduce import reproduce
 
 TINY = {"preprocess": {"size": 32, "on_no_face": "center"}, "pretrain": {"epochs": 1, "batch_size": 4},
         "finetune": {"epochs": 1, "batch_size": 4}, "baselines": False}
 
 
+@pytest.mark.slow
 def test_hao2024_lam_transfers_a_three_class_macro_backbone_into_a_five_class_casme2_run(tmp_path):
     from mer_keras.datasets import load_manifest
     from mer_keras.datasets.manifest import write_manifest
