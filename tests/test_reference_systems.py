@@ -128,3 +128,11 @@ def test_a_collapsed_network_is_detected_and_reported(ststnet_run, tmp_path):
     notes = results_table([copy])["note"]
     assert notes.str.contains(COLLAPSE_NOTE.format(n=2, folds=doc["variants"]["ststnet"]["folds"]),
                               regex=False).any()
+
+
+def test_table_stages_reports_each_network_variant_and_says_when_nothing_was_held_out(ststnet_run, capsys):
+    run, _ = ststnet_run
+    assert main(["table", str(run), "--stages", "--no-pairs", "--no-published"]) == 0
+    report = capsys.readouterr().out.split("Stage report (training subjects only):")[1]
+    assert report.count("no stage trained with an inner split") == 2  # ststnet and its leaky copy, no baseline
+    assert "ststnet__test_fold_selection:" in report and "baseline" not in report

@@ -57,7 +57,9 @@ def stages_text(run_dirs) -> str:
     for run_dir in run_dirs:
         doc = read_results_json(run_dir)
         classes = (doc.get("config") or {}).get("classes") or []
-        for name in doc.get("variants", {}):
+        for name, variant in doc.get("variants", {}).items():
+            if not variant.get("model"):  # a same-fold baseline: no network, no stages
+                continue
             details = fold_details(run_dir, name)
             if not details:
                 parts.append(f"{name}: no fold sidecars under {run_dir}/folds/{name}: no stage report\n")
