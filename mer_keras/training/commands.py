@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -61,6 +62,9 @@ def register(sub) -> None:
     p = sub.add_parser("demo", help="the paper-000 experiment on a default SynthME corpus, end to end")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=None,
+                   help="folds in N worker processes (default: one per CPU core, at most 4); each fold runs on "
+                        "one thread whatever N is, so the numbers do not depend on it")
     p.set_defaults(func=_demo)
 
 
@@ -152,7 +156,8 @@ def _demo(args) -> int:
     micro, _ = load_data(cfg, "synthme", cache, args.seed)
     print("SynthME corpus: clips per subject and class")
     print(mf.summary(micro).to_string())
-    reproduce("liu2022_shufflenet", data="synthme", out=out, cache=cache, seed=args.seed, export=True)
+    jobs = args.jobs or min(4, os.cpu_count() or 1)
+    reproduce("liu2022_shufflenet", data="synthme", out=out, cache=cache, seed=args.seed, export=True, jobs=jobs)
     print()
     print_table([out])
     export = out / "export" / cfg.variants[0].name
