@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.metrics import f1_score
@@ -74,34 +75,48 @@ def run_fold(variant: VariantConfig, data: FoldData, *, seed=0, macro_weights=No
     return _finish(variant, data, seed, pretrained, history, timings, chosen, progress)
 
 
+class Member(NamedTuple):
+    """One fine-tuned network of a fold, its head and its held-out predictions. The networks of one
+    architecture share a model object (``networks.fresh_model``), so a member's ``model`` holds the weights of
+    the last member trained: its scores are computed before the next member starts."""
+
+    model: object
+    head: object
+    history: dict
+    timings: dict
+    y_pred: np.ndarray
+    scores: np.ndarray
+
+
 def _finish(variant, data, seed, pretrained, history, timings, chosen, progress) -> FoldResult:
     members = [_member(variant, data, seed + MEMBER_SEED_STEP * k, pretrained, progress)
                for k in range(variant.finetune.members)]
-    model, head, member_history, member_timings, y_pred, scores = members[0]
-    load_report = member_history.pop("load_report")
-    history.update(member_history)
-    timings.update(member_timings)
+    first = members[0]
+    load_report = first.history.pop("load_report")
+    history.update(first.history)
+    timings.update(first.timings)
+    y_pred, scores = first.y_pred, first.scores
     if len(members) > 1:  # our ensemble recipe: the mean of the members' scores decides
-        scores = np.mean([m[5] for m in members], axis=0)
+        scores = np.mean([m.scores for m in members], axis=0)
         y_pred = scores.argmax(axis=1)
-        history["members"] = [{"seed": seed + MEMBER_SEED_STEP * k, "collapse": m[2].get("collapse"),
-                               "probe_uar": m[2]["finetune"].get("probe_uar"),
-                               "finetune_loss": m[2]["finetune"].get("loss")} for k, m in enumerate(members)]
+        history["members"] = [{"seed": seed + MEMBER_SEED_STEP * k, "collapse": m.history.get("collapse"),
+                               "probe_uar": m.history["finetune"].get("probe_uar"),
+                               "finetune_loss": m.history["finetune"].get("loss")} for k, m in enumerate(members)]
         for key in ("finetune_s", "head_s", "predict_s"):
-            timings[key] = sum(m[3].get(key, 0.0) for m in members)
+            timings[key] = sum(m.timings.get(key, 0.0) for m in members)
     timings["predict_ms_per_sample"] = 1000 * timings["predict_s"] / max(len(data.x_test), 1)
-    params = head.params()
+    params = first.head.params()
     if len(members) > 1:
-        params["members"] = [m[1].params() for m in members]
+        params["members"] = [m.head.params() for m in members]
     if chosen:
         params["grid_search"] = chosen
     return FoldResult(y_pred=np.asarray(y_pred, dtype=int), scores=np.asarray(scores), history=history,
                       head_params=params, load_report=load_report, timings=timings,
-                      model=model, head=head.estimator)
+                      model=first.model, head=first.head.estimator)
 
 
-def _member(variant, data, seed, pretrained, progress):
-    """One fine-tuned network and its head: (model, head, history, timings, y_pred, scores)."""
+def _member(variant, data, seed, pretrained, progress) -> Member:
+    """One fine-tuned network and its head, with the held-out predictions (see ``Member``)."""
     history, timings = {}, {}
     t = time.perf_counter()
     monitor = (data.x_test, data.held_out_labels) if variant.finetune.checkpoint == "best_test_accuracy" else None
@@ -120,7 +135,7 @@ def _member(variant, data, seed, pretrained, progress):
     leaky_rule = variant.head.output_rule == "test_loss_leaky"  # LEAKY: the paper 001 rule reads test labels
     y_pred, scores = head.predict(data.x_test, held_out_labels=data.held_out_labels if leaky_rule else None)
     timings["predict_s"] = time.perf_counter() - t
-    return model, head, history, timings, y_pred, scores
+    return Member(model, head, history, timings, y_pred, scores)
 
 
 def collapse_check(model, train: TrainSet) -> dict:
