@@ -89,7 +89,7 @@ def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed:
         raise ManifestError(collisions)
     check_same_setup(store.folder, setup_of(variant, seed, inputs, macro_weights, extra_setup))
     tasks = [FoldTask(variant, f.subject, f.train_idx, f.test_idx, seed,
-                      Path(run_dir) / "pretrain" / variant.name / f"{_safe(f.subject)}.weights.h5",
+                      Path(run_dir) / "pretrain" / variant.name / f"{subject_file_stem(f.subject)}.weights.h5",
                       macro_weights) for f in folds]
     if subjects:
         unknown = sorted(set(subjects) - {t.subject for t in tasks})
@@ -113,7 +113,7 @@ def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed:
             key = (task.subject, stage)
             if key not in writers:
                 writers[key] = tf.summary.create_file_writer(
-                    str(Path(tensorboard) / variant.name / _safe(task.subject) / stage))
+                    str(Path(tensorboard) / variant.name / subject_file_stem(task.subject) / stage))
             with writers[key].as_default():
                 for name, value in logs.items():
                     tf.summary.scalar(name, value, step=epoch)
@@ -191,10 +191,6 @@ def check_same_setup(folder: Path, setup: dict) -> None:
 def as_saved(setup: dict) -> dict:
     """``setup`` as it reads back from its JSON file, so a saved and a fresh setup compare equal."""
     return json.loads(json.dumps(setup, sort_keys=True, default=str))
-
-
-def _safe(subject: str) -> str:
-    return subject_file_stem(subject)
 
 
 def export_model(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed: int, *, classes, preprocess,
