@@ -288,6 +288,10 @@ class FinetuneConfig:
                                  "our option, no paper's)")
     max_shift: int = setting(0, Number(int, 0), "random shift augmentation, pixels")
     p_flip: float = setting(0.0, PROBABILITY, "horizontal-flip augmentation probability")
+    ema_momentum: float = setting(0.0, Number(float, 0.0, 0.9999),
+                                  "exponential moving average of the weights over the training steps (Keras' "
+                                  "optimizer use_ema), kept at the end instead of the last step's weights; 0: off "
+                                  "(our option, no paper's)")
     members: int = setting(1, Number(int, 1, 32),
                            "networks fine-tuned per fold from seeds seed + 1000 k, each with its own head; the "
                            "clip's scores are their mean (an ensemble: our recipe, no paper's)")
@@ -308,6 +312,8 @@ class HeadConfig:
                              "SVM kernels searched")
     C: tuple = setting((0.1, 1.0, 10.0), ListOf(POSITIVE, min_len=1), "SVM C values searched")
     inner_splits: int = setting(3, Number(int, 2), "subject-grouped inner splits of the SVM grid search")
+    flip_test: bool = setting(False, Flag(), "a held-out clip's scores are the mean over the clip and its mirror "
+                                             "(flow mirrored with u negated; test-time augmentation, our option)")
     output_rule: str = setting("mean", Options("mean", "best_inner_val", "test_loss_leaky"),
                                "networks with several outputs (paper 001): average them, take the one best on "
                                "the inner split (needs finetune.checkpoint = 'best_inner_val'), or per test "

@@ -73,15 +73,20 @@ class BalancedBatches:
         self.order = self._draw()
 
 
-def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9, epsilon: float = 1e-7):
+def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9, epsilon: float = 1e-7,
+                   ema_momentum: float = 0.0):
+    """A Keras optimizer; ``ema_momentum > 0`` turns on its moving average of the weights (``use_ema``)."""
     name = name.lower()
+    ema = {"use_ema": True, "ema_momentum": ema_momentum} if ema_momentum else {}
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate, epsilon=epsilon)
+        return keras.optimizers.Adam(learning_rate, epsilon=epsilon, **ema)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=momentum)
+        return keras.optimizers.SGD(learning_rate, momentum=momentum, **ema)
     if name == "adamp":  # paper 003
         from .adamp import AdamP
 
+        if ema:
+            raise ValueError("the weights' moving average (ema_momentum) is not available with AdamP")
         return AdamP(learning_rate)
     raise ValueError(f"unknown optimizer {name!r}; expected 'adam', 'sgd' or 'adamp'")
 
@@ -90,14 +95,16 @@ _COMPILED_FOR: dict = {}
 """id(model) -> (model, optimizer key) it was compiled for (kept outside the model: Keras tracks attributes)."""
 
 
-def ready_to_train(model, optimizer="adam", learning_rate=1e-3, momentum=0.9, label_smoothing=0.0, epsilon=1e-7):
+def ready_to_train(model, optimizer="adam", learning_rate=1e-3, momentum=0.9, label_smoothing=0.0, epsilon=1e-7,
+                   ema_momentum=0.0):
     """Compile ``model`` once per optimizer kind; later calls only reset the optimizer's state.
 
     Tracing a Keras training step costs 10-20 s on this CPU for a ShuffleNet-sized graph, far more than a
     fold's training, so a model is compiled once and every fold starts from a zeroed optimizer (Adam's
-    moments and step counter at 0, the configured learning rate): the same state a fresh optimizer has.
+    moments and step counter at 0, the configured learning rate): the same state a fresh optimizer has (the
+    weights' moving average, if on, restarts from the weights at the first step, since the counter is 0).
     """
-    key = (optimizer.lower(), float(momentum), float(label_smoothing), float(epsilon))
+    key = (optimizer.lower(), float(momentum), float(label_smoothing), float(epsilon), float(ema_momentum))
     if _COMPILED_FOR.get(id(model)) == (model, key) and model.optimizer is not None:
         optimizer_state = model.optimizer
         if isinstance(optimizer_state, keras.optimizers.LossScaleOptimizer):  # mixed_float16
@@ -110,7 +117,7 @@ def ready_to_train(model, optimizer="adam", learning_rate=1e-3, momentum=0.9, la
         return model
     n_outputs = len(model.outputs)  # paper 001's network has four, each with its own cross-entropy
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
-    model.compile(optimizer=make_optimizer(optimizer, learning_rate, momentum, epsilon),
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate, momentum, epsilon, ema_momentum),
                   loss=loss if n_outputs == 1 else [loss] * n_outputs,
                   metrics=["accuracy"] if n_outputs == 1 else [["accuracy"]] * n_outputs)
     # variables created now, not inside the first traced step (which would then be traced twice)
@@ -134,7 +141,7 @@ def _build_compiled_metrics(model) -> None:
 def train_classifier(model, x, y, *, num_classes, epochs, batch_size, optimizer="adam", learning_rate=1e-3,
                      momentum=0.9, balanced=True, augment=None, reduce_lr_on_plateau=False, callbacks=(),
                      seed=0, epoch_end=None, label_smoothing=0.0, progress=None, order="shuffled",
-                     last_batch="fill", epsilon=1e-7):
+                     last_batch="fill", epsilon=1e-7, ema_momentum=0.0):
     """Train ``model`` (softmax top) on (x, y); return the history as ``{metric: [per epoch]}``.
 
     ``epoch_end(epoch, model)`` is called after every epoch (used by the leaky best-test-accuracy option,
@@ -142,9 +149,11 @@ def train_classifier(model, x, y, *, num_classes, epochs, batch_size, optimizer=
     resampling is redrawn each epoch without a Python generator thread. Metrics are reset before every
     batch (Keras before 3.15 kept averaging over earlier calls, i.e. over earlier folds), so each epoch's
     loss is the mean over its own batches. ``progress(epoch, epochs, logs)`` reports each epoch. ``order``,
-    ``last_batch``: see ``BalancedBatches``; ``epsilon``: Adam's.
+    ``last_batch``: see ``BalancedBatches``; ``epsilon``: Adam's. ``ema_momentum > 0``: the trainable weights
+    are replaced at the end by their exponential moving average over the steps (Keras' ``use_ema``; the
+    per-epoch ``epoch_end`` calls still see the raw weights).
     """
-    ready_to_train(model, optimizer, learning_rate, momentum, label_smoothing, epsilon)
+    ready_to_train(model, optimizer, learning_rate, momentum, label_smoothing, epsilon, ema_momentum)
     n_outputs = len(model.outputs)
     batches = BalancedBatches(x, y, batch_size, num_classes, balanced=balanced, augment=augment, seed=seed,
                               order=order, last_batch=last_batch)
@@ -179,5 +188,7 @@ def train_classifier(model, x, y, *, num_classes, epochs, batch_size, optimizer=
         if progress is not None:
             progress(epoch, int(epochs), logs)
         batches.new_epoch()
+    if ema_momentum and epochs:
+        model.optimizer.finalize_variable_values(model.trainable_variables)
     cbs.on_train_end()
     return history

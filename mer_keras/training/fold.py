@@ -20,7 +20,8 @@ from sklearn.model_selection import GroupKFold
 
 from .config import VariantConfig
 from .embeddings import batched_outputs
-from .stages import PRETRAIN_STAGES, TrainSet, finetune, head_for
+from ..preprocessing.augment import hflip
+from .stages import PRETRAIN_STAGES, TrainSet, array_kind, finetune, head_for
 
 MEMBER_SEED_STEP = 1000
 """Seed distance between the members of a ``finetune.members`` ensemble (member k: seed + 1000 k)."""
@@ -133,7 +134,12 @@ def _member(variant, data, seed, pretrained, progress) -> Member:
     timings["head_s"] = time.perf_counter() - t
     t = time.perf_counter()
     leaky_rule = variant.head.output_rule == "test_loss_leaky"  # LEAKY: the paper 001 rule reads test labels
-    y_pred, scores = head.predict(data.x_test, held_out_labels=data.held_out_labels if leaky_rule else None)
+    held_out_labels = data.held_out_labels if leaky_rule else None
+    y_pred, scores = head.predict(data.x_test, held_out_labels=held_out_labels)
+    if variant.head.flip_test:  # test-time augmentation: the clip and its mirror vote with equal weight
+        mirrored = hflip(data.x_test, array_kind(variant.preprocess.representation))
+        scores = (np.asarray(scores) + np.asarray(head.predict(mirrored, held_out_labels=held_out_labels)[1])) / 2
+        y_pred = scores.argmax(axis=1)
     timings["predict_s"] = time.perf_counter() - t
     return Member(model, head, history, timings, y_pred, scores)
 

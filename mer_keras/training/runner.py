@@ -204,6 +204,9 @@ def export_model(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed
         raise InputError(f"variant {variant.name!r} is an ensemble of {variant.finetune.members} networks "
                          "(finetune.members): an export holds one network; export it with "
                          "--set finetune.members=1")
+    if variant.head.flip_test:
+        raise InputError(f"variant {variant.name!r} averages each clip with its mirror (head.flip_test): `predict` "
+                         "scores a clip once; export it with --set head.flip_test=false")
     out = Path(run_dir) / "export" / variant.name
     setup = as_saved(setup_of(variant, seed, inputs, macro_weights, extra_setup))
     if (out / "config.json").is_file() and (out / SETUP_FILE).is_file() \

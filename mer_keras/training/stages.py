@@ -119,7 +119,7 @@ def train(model, data: TrainSet, section, *, seed, kind, callbacks=(), epoch_end
         reduce_lr_on_plateau=is_finetune and section.reduce_lr_on_plateau, callbacks=callbacks, seed=seed,
         epoch_end=epoch_end, label_smoothing=section.label_smoothing if is_finetune else 0.0, progress=progress,
         order=getattr(section, "batch_order", "shuffled"), last_batch=getattr(section, "last_batch", "fill"),
-        epsilon=getattr(section, "adam_epsilon", 1e-7))
+        epsilon=getattr(section, "adam_epsilon", 1e-7), ema_momentum=getattr(section, "ema_momentum", 0.0))
 
 
 def settle_batchnorm(model, x, section) -> None:
@@ -266,6 +266,9 @@ def finetune(variant: VariantConfig, data: TrainSet, *, seed, pretrained=None, h
     model = fresh_model(variant.model, data.x.shape[1:], data.num_classes, variant.network, seed=seed)
     report = transfer(model, pretrained, variant.pretrain) if pretrained is not None else ""
     kind = array_kind(variant.preprocess.representation)
+    if ft.gradual_unfreezing and ft.ema_momentum:
+        raise ConfigError("finetune.ema_momentum averages a fixed set of trainable weights: it cannot be combined "
+                          "with finetune.gradual_unfreezing")
     callbacks = [GradualUnfreezing(every=ft.unfreeze_every, start=1)] if ft.gradual_unfreezing else []
     if ft.checkpoint != "best_test_accuracy":
         history = train_keeping_best(model, data, ft, seed=seed, kind=kind, progress=progress, callbacks=callbacks,
