@@ -18,9 +18,9 @@ import numpy as np
 from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupKFold
 
+from ..preprocessing.augment import hflip
 from .config import VariantConfig
 from .embeddings import batched_outputs
-from ..preprocessing.augment import hflip
 from .stages import PRETRAIN_STAGES, TrainSet, array_kind, finetune, head_for
 
 MEMBER_SEED_STEP = 1000
