@@ -210,6 +210,10 @@ class PretrainConfig:
     learning_rate: float = setting(0.001, POSITIVE, "initial learning rate")
     momentum: float = setting(0.9, PROBABILITY, "SGD momentum")
     balanced: bool = setting(True, Flag(), "class-balanced batches")
+    balanced_sampling: str = setting("oversample", Options("oversample", "undersample"),
+                                     "how balanced epochs are drawn: every class as often as the largest, minority "
+                                     "clips repeated; or as often as the smallest, without repetition, a new random "
+                                     "subset each epoch (paper 000's pre-training)")
     checkpoint: str = setting("last", Options("last", "best_inner_val", "last_inner_val"),
                               "weights kept: the last epoch, or the best epoch on a subject-grouped inner "
                               "validation split of the training data; 'last_inner_val' holds that split out "

@@ -8,17 +8,25 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+SAMPLINGS = ("oversample", "undersample")
+"""How class-balanced epochs are drawn (``BalancedBatches``)."""
+
 
 class BalancedBatches:
     """Class-balanced batches (paper 000: "the same number of samples from each category").
 
-    Each epoch draws, for every class, as many indices as the largest class has (minority classes are
-    resampled with replacement), shuffles them and cuts full batches (the last one topped up at random). ``augment(x_batch, rng)`` is applied per
-    batch when given.
+    ``sampling="oversample"``: each epoch draws, for every class, as many indices as the largest class has
+    (minority classes resampled with replacement), shuffles them and cuts full batches (the last one topped up
+    at random). ``sampling="undersample"``: paper 000's pre-training (section "TV-L1 optical flow features and
+    pre-training": "we extracted the same number of samples from each category ... fed into the network model
+    randomly without repetition"; Discussion: "randomly selected in each training iteration"): each epoch
+    draws, for every class, as many clips as the smallest class has, without replacement, a fresh subset each
+    epoch; the last batch is kept short (a top-up would repeat clips or unbalance the classes; it costs one more
+    trace of the training step). ``augment(x_batch, rng)`` is applied per batch when given.
     """
 
     def __init__(self, x, y, batch_size, num_classes, *, balanced=True, augment=None, seed=0,
-                 order="shuffled", last_batch="fill"):
+                 order="shuffled", last_batch="fill", sampling="oversample"):
         self.x, self.y = x, np.asarray(y)
         self.batch_size = int(batch_size)
         self.num_classes = int(num_classes)
@@ -29,7 +37,10 @@ class BalancedBatches:
                              f"{order!r}, {last_batch!r}")
         if balanced and order != "shuffled":
             raise ValueError("class-balanced batches are always shuffled: order='by_class' needs balanced=False")
-        self.by_class, self.fill = order == "by_class", last_batch == "fill"
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+        self.undersample = balanced and sampling == "undersample"
+        self.by_class, self.fill = order == "by_class", last_batch == "fill" and not self.undersample
         self.rng = np.random.default_rng(seed)
         self.order = self._draw()
 
@@ -51,6 +62,10 @@ class BalancedBatches:
     def _balanced(self):
         present = [np.flatnonzero(self.y == c) for c in range(self.num_classes)]
         present = [p for p in present if len(p)]
+        if self.undersample:  # every class as often as the smallest, no clip twice, a new subset each epoch
+            per_class = min(len(p) for p in present)
+            return self.rng.permutation(np.concatenate([self.rng.choice(p, per_class, replace=False)
+                                                        for p in present]))
         per_class = max(len(p) for p in present)
         idx = np.concatenate(
             [p if len(p) == per_class else np.concatenate([p, self.rng.choice(p, per_class - len(p))])
@@ -141,7 +156,7 @@ def _build_compiled_metrics(model) -> None:
 def train_classifier(model, x, y, *, num_classes, epochs, batch_size, optimizer="adam", learning_rate=1e-3,
                      momentum=0.9, balanced=True, augment=None, reduce_lr_on_plateau=False, callbacks=(),
                      seed=0, epoch_end=None, label_smoothing=0.0, progress=None, order="shuffled",
-                     last_batch="fill", epsilon=1e-7, ema_momentum=0.0):
+                     last_batch="fill", epsilon=1e-7, ema_momentum=0.0, sampling="oversample"):
     """Train ``model`` (softmax top) on (x, y); return the history as ``{metric: [per epoch]}``.
 
     ``epoch_end(epoch, model)`` is called after every epoch (used by the leaky best-test-accuracy option,
@@ -149,14 +164,14 @@ def train_classifier(model, x, y, *, num_classes, epochs, batch_size, optimizer=
     resampling is redrawn each epoch without a Python generator thread. Metrics are reset before every
     batch (Keras before 3.15 kept averaging over earlier calls, i.e. over earlier folds), so each epoch's
     loss is the mean over its own batches. ``progress(epoch, epochs, logs)`` reports each epoch. ``order``,
-    ``last_batch``: see ``BalancedBatches``; ``epsilon``: Adam's. ``ema_momentum > 0``: the trainable weights
+    ``last_batch``, ``sampling``: see ``BalancedBatches``; ``epsilon``: Adam's. ``ema_momentum > 0``: the trainable weights
     are replaced at the end by their exponential moving average over the steps (Keras' ``use_ema``; the
     per-epoch ``epoch_end`` calls still see the raw weights).
     """
     ready_to_train(model, optimizer, learning_rate, momentum, label_smoothing, epsilon, ema_momentum)
     n_outputs = len(model.outputs)
     batches = BalancedBatches(x, y, batch_size, num_classes, balanced=balanced, augment=augment, seed=seed,
-                              order=order, last_batch=last_batch)
+                              order=order, last_batch=last_batch, sampling=sampling)
     history = {"loss": [], "accuracy": [], "learning_rate": []}
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3, min_lr=1e-5)
     cbs = keras.callbacks.CallbackList(

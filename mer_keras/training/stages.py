@@ -119,7 +119,8 @@ def train(model, data: TrainSet, section, *, seed, kind, callbacks=(), epoch_end
         reduce_lr_on_plateau=is_finetune and section.reduce_lr_on_plateau, callbacks=callbacks, seed=seed,
         epoch_end=epoch_end, label_smoothing=section.label_smoothing if is_finetune else 0.0, progress=progress,
         order=getattr(section, "batch_order", "shuffled"), last_batch=getattr(section, "last_batch", "fill"),
-        epsilon=getattr(section, "adam_epsilon", 1e-7), ema_momentum=getattr(section, "ema_momentum", 0.0))
+        epsilon=getattr(section, "adam_epsilon", 1e-7), ema_momentum=getattr(section, "ema_momentum", 0.0),
+        sampling=getattr(section, "balanced_sampling", "oversample"))
 
 
 def settle_batchnorm(model, x, section) -> None:
