@@ -167,8 +167,8 @@ def test_zhao2021_lists_class_balancing_and_documents_init_weights():
     assert exp.variants[0].finetune.balanced
     assert any("finetune.balanced" in d and "does not mention" in d for d in exp.deviations)
     assert any("network.init_weights" in d for d in exp.deviations)
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert "network.init_weights=" in readme
+    page = (Path(__file__).resolve().parents[1] / "docs" / "experiments" / "zhao2021_cropnet.md").read_text()
+    assert "network.init_weights=" in page
 
 
 # ---------------------------------------------------------------------------------------------- paper 004

@@ -96,16 +96,16 @@ def test_overrides_parse_json_values():
         parse_overrides(["epochs"])
 
 
-def test_config_reference_lists_every_field_and_is_the_readme_s():
+def test_config_reference_lists_every_field_and_is_the_docs_page_s():
     from dataclasses import fields
     from pathlib import Path
 
     ref = reference_markdown()
     for f in fields(PreprocessConfig):
         assert f"| `{f.name}` |" in ref
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    assert ref.strip() in readme.read_text(), "README's configuration reference is stale: paste " \
-                                              "`mer-keras experiments --reference` into it"
+    page = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+    assert ref.strip() in page.read_text(), "docs/configuration.md's reference is stale: paste " \
+                                            "`mer-keras experiments --reference` into it"
 
 
 def test_representations_listed_in_the_config_are_the_preprocessing_s():
