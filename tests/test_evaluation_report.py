@@ -59,6 +59,31 @@ def test_non_comparable_rows_are_marked(runs):
     assert "0.7008" in text and "shuffle [Ghost-ViT]" in text
 
 
+def test_paper_001_table_1_rows_are_marked_not_comparable_in_the_table(tmp_path):
+    """Paper 001's Table 1 is per-sample (Eq. 4.5): its rows say NO and why, as a non-comparable run row does,
+    while another paper's published rows keep "(published)"."""
+    run = tmp_path / "msresnet3d"
+    write_results_json(run, config={"name": "jin", "paper": "jin2024_msresnet3d", "protocol": "casme2-4class-jin2024"},
+                       scores={"all": s(0.6, 0.6, 0.7, 246), "casme2": s(0.6, 0.6, 0.7, 246)})
+    df = results_table([run, runs_of_liu(tmp_path)])
+    jin = df[(df["kind"] == "published") & df["method"].str.contains("Multi-scale 3D-ResNet")]
+    assert len(jin) and not jin["comparable"].any() and jin["comparable"].notna().all()
+    others = df[(df["kind"] == "published") & df["method"].str.contains("ShuffleNetV2")]
+    assert len(others) and others["comparable"].isna().all()
+    lines = format_table(df).splitlines()
+    marked = [ln for ln in lines if "Multi-scale 3D-ResNet (proposed) (published)" in ln]
+    assert marked and all("NO (published)" in ln and "not comparable: the paper's protocol is per-sample" in ln
+                          for ln in marked)
+    liu = [ln for ln in lines if "ShuffleNetV2 with improved ViT (published)" in ln]
+    assert liu and all("NO" not in ln and "(published)" in ln.split("ViT (published)")[1] for ln in liu)
+
+
+def runs_of_liu(tmp_path):
+    run = tmp_path / "liu"
+    write_results_json(run, config={"name": "shuffle", "paper": "liu2022_shufflenet"}, scores=REAL)
+    return run
+
+
 def test_without_published_rows(runs):
     df = results_table(runs[0], with_published=False)
     assert set(df["kind"]) == {"run"} and len(df) == 4 + 2

@@ -40,6 +40,9 @@ LEAKY_NOTE = "leaky option"
 COLLAPSE_NOTE = ("COLLAPSE: the network predicts one class for every training clip in {n} of {folds} folds "
                  "(inference mode)")
 BASELINE_NOTE = "baseline on the run's folds ({label}), not comparable with published numbers"
+NOT_COMPARABLE_PREFIX = "not comparable: "
+"""A published row whose table note starts so (paper 001's per-sample Table 1) is marked NO in the comparable
+column, its reason (the note up to its first parenthesis) in the note column, as a run row's reasons are."""
 KIND_ORDER = {"run": 0, "baseline": 1, "published": 2}
 PAIR_COLUMNS = ("run", "a", "b", "n", "metric", "difference", "low", "high", "verdict")
 
@@ -164,7 +167,8 @@ def _published_rows(papers, families) -> list[dict]:
             rows.append({
                 "dataset": r.dataset, "method": f"{r.method} (published)", "kind": "published",
                 "uf1": r.uf1, "uar": r.uar, "accuracy": r.accuracy, "n": None,
-                "comparable": None, "note": r.note, "source": f"{r.table}: {r.source}", "table": r.table,
+                "comparable": False if str(r.note).startswith(NOT_COMPARABLE_PREFIX) else None, "note": r.note,
+                "source": f"{r.table}: {r.source}", "table": r.table,
             })
     return rows
 
@@ -227,6 +231,8 @@ def format_table(df: pd.DataFrame) -> str:
         if r.kind == "published":  # source and table note go to a footnote shared by the table's rows
             ref = footnotes.setdefault(f"{r.source}" + (f" ({note})" if note else ""), len(footnotes) + 1)
             source, comparable, note = f"[{ref}]", "(published)", ""
+            if not pd.isna(r.comparable) and not r.comparable:  # e.g. paper 001's per-sample protocol: NO, with the reason beside it
+                comparable, note = "NO (published)", r.note.split(" (")[0]
         else:
             source, comparable = r.source, "yes" if r.comparable else "NO"
             comparable += " (baseline)" if r.kind == "baseline" else ""
