@@ -273,6 +273,9 @@ def prepare(manifest, representation: str, cache_dir, *, n_jobs: int = 2, progre
     p = reps.normalize_params(representation, params)
     check_cache_writable(cache_dir, representation)
     if is_precomputed(rows):  # ready input files (datasets.precomputed): read as they are, never recomputed
+        if p.get("frames") == "sequence":
+            raise InputError("precomputed inputs hold one image per clip: frames = 'sequence' needs the clips' "
+                             "frames (a manifest of frame folders)")
         from .precomputed import prepare_precomputed
 
         return prepare_precomputed(rows, representation, cache_dir, p)

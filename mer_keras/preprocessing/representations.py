@@ -69,6 +69,8 @@ FLOW = {
 }
 STACK = {"size": 134, "n_frames": 16, "keyframes": "uniform", "magnify": False, "evm_order": "keyframes_first",
          "alpha": 10.0, "low_hz": None, "high_hz": None, "levels": 4, "pyramid": "laplacian", "lambda_c": 16.0}
+FRAME_RULES = ("apex", "sequence")
+"""Representation ``apex``: the apex frame, or a sequence of face frames onset..apex (``rep_apex``)."""
 EVM_ORDERS = ("keyframes_first", "clip_first")
 """With ``magnify``: pick the key frames, then magnify them (paper 001's steps 3 then 4), or magnify the whole
 onset..offset clip and pick the key frames from it (the order before issue 24)."""
@@ -235,14 +237,26 @@ def rep_flow_hsv(row, p, given=None):
 def rep_apex(row, p, given=None):
     """The aligned apex frame. ``align_on="apex"`` (default) fits landmarks, rotation and masks on the apex
     frame itself, so head motion between onset and apex cannot move the eye mask off the eyes (paper 004
-    aligns the apex image it classifies); ``"onset"`` keeps the clip-wide onset fit."""
+    aligns the apex image it classifies); ``"onset"`` keeps the clip-wide onset fit.
+
+    ``frames="sequence"``: ``sequence_frames`` frames evenly spaced from onset to apex (both included, repeated
+    when the clip has fewer), each aligned and masked with that one fit, as (T, s, s, C): paper 000 fine-tunes
+    on "pre-processed image sequences" ("Classification of pre-processed image sequences", Fig. 1 step 3;
+    "trying different expression sequence lengths", Discussion); the training code makes each frame a sample."""
     on, ap, _ = _positions(row)
     if p["align_on"] not in ("apex", "onset"):
         raise ConfigError(f"align_on must be 'apex' or 'onset', got {p['align_on']!r}")
+    frames_rule = p.get("frames", "apex")
+    if frames_rule not in FRAME_RULES:
+        raise ConfigError(f"frames must be one of {FRAME_RULES}, got {frames_rule!r}")
     anchor = ap if p["align_on"] == "apex" else None
-    frames = read_frames(row, [ap] if anchor is not None else [on, ap])
+    picks = uniform_positions(on, ap, int(p["sequence_frames"])) if frames_rule == "sequence" else [ap]
+    frames = read_frames(row, [*picks, ap if anchor is not None else on])
     al = Alignment(row, frames, p, given, anchor=anchor)
-    return _unit(al.aligned(frames[ap], ap)), al.info()
+    if frames_rule == "apex":
+        return _unit(al.aligned(frames[ap], ap)), al.info()
+    stack = np.stack([al.aligned(frames[k], k) for k in picks])
+    return _unit(stack[..., None] if stack.ndim == 3 else stack), al.info()
 
 
 def _residual(row, p, given, mode):
@@ -324,7 +338,7 @@ def rep_flow_stack(row, p, given=None):
 REPRESENTATIONS = {
     "flow": (rep_flow, {**COMMON, **FLOW}),
     "flow_hsv": (rep_flow_hsv, {**COMMON, **FLOW}),
-    "apex": (rep_apex, {**COMMON, "align_on": "apex"}),
+    "apex": (rep_apex, {**COMMON, "align_on": "apex", "frames": "apex", "sequence_frames": 8}),
     "ars": (rep_ars, {**COMMON, "n_key": N_KEY}),  # Nkey key frames (paper 003, Fig. 5 sweeps it)
     "rrs": (rep_rrs, {**COMMON, "n_key": N_KEY}),
     "frame_stack": (rep_frame_stack, {**COMMON, **STACK}),
@@ -378,6 +392,9 @@ def normalize_params(representation: str, params: dict) -> dict:
             raise ConfigError(f"{key} must be a positive whole number of pixels (--{key.replace('_', '-')}, "
                               f"preprocess.{key}), got {size!r}")
     p["size"] = int(p["size"])
+    if representation == "apex" and p["frames"] == "apex":
+        # the sequence settings do not shape an apex frame: left out, so apex cache keys stay as they were
+        del p["frames"], p["sequence_frames"]
     if p["predictor_path"] is not None:
         p["predictor_path"] = str(Path(p["predictor_path"]).resolve())
     return p

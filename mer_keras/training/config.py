@@ -192,6 +192,14 @@ class PreprocessConfig:
     pyramid: str = setting("laplacian", Options("laplacian", "gaussian"), "EVM pyramid")
     lambda_c: float = setting(16.0, POSITIVE, "EVM spatial wavelength cut-off")
     n_key: int = setting(5, Number(int, 2, 64), "key frames of the ARS / RRS residual sums (paper 003's Nkey)")
+    frames: str = setting("apex", Options("apex", "sequence"),
+                          "fine-tuning samples of a clip (representation 'apex'): its apex frame, or sequence_frames "
+                          "aligned, masked frames from onset to apex, each a training sample with the clip's label "
+                          "and subject, a held-out clip scored by the mean of its frames' scores (paper 000's "
+                          "\"pre-processed image sequences\")")
+    sequence_frames: int = setting(8, Number(int, 2, 256),
+                                   "frames = 'sequence': frames evenly spaced from onset to apex, both included "
+                                   "(frames repeat when the clip has fewer)")
 
 
 @dataclass(frozen=True)
@@ -360,6 +368,8 @@ class VariantConfig:
             changes["representation"] = self.pretrain.representation
         if self.pretrain.masks is not None:
             changes["masks"] = self.pretrain.masks
+        if changes.get("representation", self.preprocess.representation) != "apex":
+            changes["frames"] = "apex"  # the flow is one array per clip, whatever the fine-tuning frames
         return dataclasses.replace(self.preprocess, **changes)
 
     def to_dict(self) -> dict:
@@ -577,6 +587,12 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
         for name in VARIANT_SECTIONS:  # the variant's own table, then --set on top (it applies to all variants)
             values = merge(merge(sections[name], v.get(name, {})), overrides.get(name, {}))
             parts[name] = build_section(name, values, vwhere)
+        if parts["preprocess"].frames == "sequence" and parts["preprocess"].representation != "apex":
+            raise ConfigError(vwhere + "preprocess.frames = 'sequence' takes the face frames of representation "
+                              f"'apex', not {parts['preprocess'].representation!r}")
+        if parts["preprocess"].frames == "sequence" and parts["pretrain"].kind == "macro":
+            raise ConfigError(vwhere + "preprocess.frames = 'sequence' (paper 000's fine-tuning on face frames) "
+                              "cannot feed macro-expression pre-training, which reads one image per sequence")
         variants.append(VariantConfig(name=v["name"], model=v["model"], label=v.get("label", v["name"]),
                                       published=v.get("published"), **parts))
     names = [v.name for v in variants]

@@ -29,12 +29,16 @@ MEMBER_SEED_STEP = 1000
 
 @dataclass
 class FoldData:
-    """Arrays of one fold: the training set, its flow pre-training input (same clips), the held-out inputs."""
+    """Arrays of one fold: the training set, its flow pre-training input (same clips), the held-out inputs.
+
+    ``sequence``: ``train.x`` and ``x_test`` hold (clips, frames, ...) (``preprocess.frames = "sequence"``);
+    ``run_fold`` trains on every frame and scores a held-out clip by the mean of its frames' scores."""
 
     train: TrainSet
     x_test: np.ndarray
     pretrain: TrainSet | None = None
     held_out_labels: np.ndarray | None = None
+    sequence: bool = False
 
 
 @dataclass
@@ -49,9 +53,44 @@ class FoldResult:
     head: object = None
 
 
+def frames_as_samples(data: FoldData) -> FoldData:
+    """A sequence fold (``data.sequence``) with each frame a sample: training frames carry their clip's label
+    and subject (so every subject-grouped inner split keeps a clip's frames together), held-out frames are
+    listed clip by clip (``clip_scores`` averages them back). A pre-training input that is itself a sequence is
+    expanded the same way; a per-clip one (the flow) is kept."""
+    tr = data.train
+    frames = tr.x.shape[1]
+
+    def spread(s: TrainSet) -> TrainSet:
+        if s.x.ndim != tr.x.ndim:
+            return s
+        n = s.x.shape[1]
+        return TrainSet(s.x.reshape(-1, *s.x.shape[2:]), np.repeat(s.y, n), np.repeat(s.groups, n), s.num_classes)
+
+    return FoldData(train=spread(tr), x_test=data.x_test.reshape(-1, *data.x_test.shape[2:]),
+                    pretrain=None if data.pretrain is None else spread(data.pretrain),
+                    held_out_labels=None if data.held_out_labels is None else np.repeat(data.held_out_labels, frames))
+
+
+def clip_scores(frame_scores: np.ndarray, clips: int) -> tuple[np.ndarray, np.ndarray]:
+    """(predictions, scores) of ``clips`` clips from their frames' scores, listed clip by clip: the mean score
+    (SVM decision function or softmax) of each clip's frames decides."""
+    frame_scores = np.asarray(frame_scores)
+    scores = frame_scores.reshape(clips, -1, *frame_scores.shape[1:]).mean(axis=1)
+    y_pred = scores.argmax(axis=1) if scores.ndim == 2 else (scores > 0).astype(int)  # binary SVM: one column
+    return np.asarray(y_pred, dtype=int), scores
+
+
 def run_fold(variant: VariantConfig, data: FoldData, *, seed=0, macro_weights=None,
              pretrain_path: Path | None = None, progress=None) -> FoldResult:
     """Train on the fold's training data, predict the held-out inputs. See the module docstring."""
+    if data.sequence:  # paper 000's sequence reading: frames train, a clip's frames vote by their mean score
+        clips = len(data.x_test)
+        res = run_fold(variant, frames_as_samples(data), seed=seed, macro_weights=macro_weights,
+                       pretrain_path=pretrain_path, progress=progress)
+        res.y_pred, res.scores = clip_scores(res.scores, clips)
+        res.timings["predict_ms_per_sample"] = 1000 * res.timings["predict_s"] / max(clips, 1)
+        return res
     timings, history, chosen = {}, {}, {}
     if variant.finetune.grid_search:
         t = time.perf_counter()

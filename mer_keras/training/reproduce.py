@@ -219,7 +219,9 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
     if exp.baselines:
         t = time.perf_counter()
         flow = next((pre_inputs[k][0] for k in pre_inputs), None)
-        baselines = same_fold_baselines(x, flow, micro, classes, run_dir, seed)
+        # a sequence of face frames ends at the apex: the floors read that apex frame, as with frames = "apex"
+        apex = x[:, -1] if exp.variants[0].preprocess.frames == "sequence" else x
+        baselines = same_fold_baselines(apex, flow, micro, classes, run_dir, seed)
         logger.info("same-fold baselines in %.1fs", time.perf_counter() - t)
     main = next(v.name for v in exp.variants if v.name in results_variants)
     if main in predictions:

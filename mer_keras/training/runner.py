@@ -67,7 +67,8 @@ class LosoInputs:
             train=TrainSet(self.x[tr], self.y[tr], self.groups[tr], self.num_classes), x_test=self.x[te],
             pretrain=None if self.x_pre is None else TrainSet(self.x_pre[tr], self.y[tr], self.groups[tr],
                                                               self.num_classes),
-            held_out_labels=self.y[te] if task.variant.leaky else None)
+            held_out_labels=self.y[te] if task.variant.leaky else None,
+            sequence=task.variant.preprocess.frames == "sequence")
 
 
 def _progress_bar(total, desc):
@@ -207,6 +208,10 @@ def export_model(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed
     if variant.head.flip_test:
         raise InputError(f"variant {variant.name!r} averages each clip with its mirror (head.flip_test): `predict` "
                          "scores a clip once; export it with --set head.flip_test=false")
+    if variant.preprocess.frames == "sequence":
+        raise InputError(f"variant {variant.name!r} scores a clip by the mean over its frames "
+                         "(preprocess.frames = 'sequence'): `predict` scores one image per clip; export it with "
+                         "--set preprocess.frames=apex")
     out = Path(run_dir) / "export" / variant.name
     setup = as_saved(setup_of(variant, seed, inputs, macro_weights, extra_setup))
     if (out / "config.json").is_file() and (out / SETUP_FILE).is_file() \
