@@ -19,6 +19,22 @@ EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 NOT_SETTINGS = {"name", "paper", "title", "deviations", "base", "notes", "variants", "synthme"}
 
 PAPER_SAYS = {
+    # paper 000, Liu, Li, Yi et al. 2022: MEGC 2019 composite, 224 px grayscale face with eye and low-motion masks;
+    # TV-L1 onset->apex flow pre-training, classes undersampled ("the same number of samples from each category
+    # ... without repetition"), lr 0.001, the down-sampled layers transferred; Adam 0.001 with the learning rate
+    # "dynamically adjusted"; dropout 0.5; flips of positive / surprise; SVM head
+    "liu2022_shufflenet": {
+        "protocol": "megc2019",
+        "preprocess.size": 224, "preprocess.grayscale": True, "preprocess.masks": ["eyes", "static"],
+        "preprocess.flow_method": "tvl1",
+        "pretrain.kind": "flow", "pretrain.representation": "flow", "pretrain.optimizer": "adam",
+        "pretrain.learning_rate": 0.001, "pretrain.balanced": True, "pretrain.balanced_sampling": "undersample",
+        "pretrain.transfer": "backbone",
+        "network.dropout": 0.5,
+        "finetune.optimizer": "adam", "finetune.learning_rate": 0.001, "finetune.reduce_lr_on_plateau": True,
+        "finetune.balance": "flip",
+        "head.kind": "svm",
+    },
     # paper 001, Jin et al. 2024 (Sec. 3-4): CASME II in 4 classes, slice key frames, then EVM, then TV-L1 flow
     # stacks of 16 frames at 134x134, trained from scratch, Adam 1e-5 for 100 epochs, 15 px shifts, softmax outputs
     "jin2024_msresnet3d": {
