@@ -239,6 +239,10 @@ def fresh_model(model: str, input_shape, num_classes: int, network: NetworkConfi
         del template
     weights, seed_states = _INITIAL[(arch, seed)]
     if not all(layer.trainable for layer in net.layers):  # left partly frozen by gradual unfreezing
+        # layer by layer: a functional model's own ``trainable = True`` leaves its layers as they are (Keras
+        # 3.15), so the next fold's flow pre-training trained the head alone (issue 24)
+        for layer in net.layers:
+            layer.trainable = True
         net.trainable = True
         net.train_function = None  # retrace over all weights
     net.set_weights(weights)
