@@ -11,7 +11,7 @@ from .evaluation import pooled_scores
 from .evaluation.bootstrap import intervals_of
 from .training.config import load_experiment
 from .training.executors import make_executor
-from .training.networks import RunSettings, configure_determinism, dtype_policy
+from .training.networks import RunSettings, configure_determinism, configure_graph_optimizer, dtype_policy
 from .training.runner import LosoInputs, run_variant
 
 
@@ -37,6 +37,7 @@ def run_loso(x, y, groups, experiment: str = "liu2022_shufflenet", *, variant: s
                          "clip": clips if clips is not None else [f"row{i}" for i in range(len(y))], "label": y})
     settings = RunSettings.of(exp)
     configure_determinism(settings.deterministic)
+    configure_graph_optimizer(settings.graph_optimizer)
     executor = make_executor(settings=settings)
     inputs = LosoInputs(x=x, y=y, groups=groups, rows=rows, num_classes=int(y.max()) + 1,
                         x_pre=None if x_pretrain is None else np.asarray(x_pretrain, dtype="float32"))

@@ -23,12 +23,14 @@ TINY_ARGS = ["--set", "preprocess.size=32", "--set", "pretrain.epochs=2", "--set
              "--set", "synthme.subjects=3", "--set", "synthme.clips_per_subject=4"]
 
 
-@pytest.fixture(scope="module")
+# session-scoped: a module-scoped fixture is torn down whenever an xdist worker turns to another module's test,
+# and the shared run was then made twice (about 150 s)
+@pytest.fixture(scope="session")
 def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def run_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("runs") / "run"
 
@@ -96,10 +98,10 @@ def test_interrupted_run_resumes_without_redoing_finished_folds(run_dir, cache, 
     assert (out / "tsne_shufflenet_ghost_vit.png").stat().st_size > 1000
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def finished_run(run_dir, cache):
     """The run the first test leaves behind (all folds, the export), made here when that test ran elsewhere:
-    pytest-xdist may run these tests on another worker, or tear the module's fixtures down between them."""
+    pytest-xdist may run these tests on another worker."""
     if not (run_dir / "export" / "shufflenet_ghost_vit").is_dir():
         reproduce("liu2022_shufflenet", out=run_dir, cache=cache, overrides=TINY, export=True)
     return run_dir

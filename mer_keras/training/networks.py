@@ -43,6 +43,26 @@ def configure_determinism(deterministic: bool) -> None:
         tf.config.experimental.disable_op_determinism()
 
 
+GRAPH_OPTIMIZER_ENV = "MER_KERAS_GRAPH_OPTIMIZER"
+"""``off``: TensorFlow's graph optimiser (grappler) is skipped (see ``graph_optimizer_setting``)."""
+
+
+def graph_optimizer_setting() -> str:
+    """``MER_KERAS_GRAPH_OPTIMIZER`` (``on``, the default, or ``off``). Off, a traced function's first call skips
+    TensorFlow's graph rewrites, which cost seconds per function for a ShuffleNet-sized graph: a run of a few
+    steps per network (the test suite's tiny runs) takes about half the time, a long run's steps are slower.
+    The fused kernels differ, so the last bits of the numbers may too: the setting is recorded with the run."""
+    setting = os.environ.get(GRAPH_OPTIMIZER_ENV, "on").strip().lower()
+    if setting not in ("on", "off"):
+        raise ConfigError(f"{GRAPH_OPTIMIZER_ENV} must be 'on' or 'off', got {setting!r}")
+    return setting
+
+
+def configure_graph_optimizer(setting: str) -> None:
+    """TensorFlow's graph optimiser on or off in this process (``graph_optimizer_setting``)."""
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": setting == "off"})
+
+
 def default_pool_size() -> int:
     """The intra-op pool TensorFlow starts with when nobody sets it: ``TF_NUM_INTRAOP_THREADS``, else a thread per
     usable core."""
@@ -115,20 +135,28 @@ class RunSettings:
     deterministic: bool = True
     precision: str = "float32"
     threads: int = 1
+    graph_optimizer: str = "on"
 
     @classmethod
     def of(cls, experiment) -> RunSettings:
-        """The settings of an ``ExperimentConfig`` (``deterministic = "auto"`` resolved on this machine)."""
-        return cls(resolve_deterministic(experiment.deterministic), experiment.precision, experiment.threads)
+        """The settings of an ``ExperimentConfig`` (``deterministic = "auto"`` resolved on this machine) and of
+        the environment (``MER_KERAS_GRAPH_OPTIMIZER``)."""
+        return cls(resolve_deterministic(experiment.deterministic), experiment.precision, experiment.threads,
+                   graph_optimizer_setting())
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The recorded settings; ``graph_optimizer`` only when off, so runs made before it existed still match."""
+        out = dataclasses.asdict(self)
+        if out["graph_optimizer"] == "on":
+            del out["graph_optimizer"]
+        return out
 
     def apply(self) -> bool:
-        """Thread pools, kernels and dtype policy of this process; False when the thread pools could not be
-        set (TensorFlow already running here with others)."""
+        """Thread pools, kernels, graph optimiser and dtype policy of this process; False when the thread pools
+        could not be set (TensorFlow already running here with others)."""
         threads_set = configure_threads(self.threads)
         configure_determinism(self.deterministic)
+        configure_graph_optimizer(self.graph_optimizer)
         configure_precision(self.precision)
         return threads_set
 

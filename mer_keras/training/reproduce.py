@@ -52,7 +52,7 @@ from .data import (
     protocol_clip_check,
 )
 from .executors import make_executor
-from .networks import RunSettings, configure_determinism, dtype_policy
+from .networks import RunSettings, configure_determinism, configure_graph_optimizer, dtype_policy
 from .runner import LosoInputs, export_model, run_variant
 from .stages import PRETRAIN_STAGES, TrainSet
 
@@ -132,6 +132,7 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
         chosen += [with_test_fold_selection(v) for v in chosen if not v.leaky]
     settings = RunSettings.of(exp)
     configure_determinism(settings.deterministic)
+    configure_graph_optimizer(settings.graph_optimizer)
     fold_executor = make_executor(executor, jobs, address, settings)
     run_dir = Path(out or Path("runs") / exp.name)
     cache = Path(cache or run_dir.parent / "cache")

@@ -1,0 +1,25 @@
+"""``MER_KERAS_GRAPH_OPTIMIZER``: TensorFlow's graph optimiser as a recorded run setting (the suite runs with it
+off; a user's run keeps it on)."""
+import pytest
+
+from mer_keras.errors import ConfigError
+from mer_keras.training.config import load_experiment
+from mer_keras.training.networks import GRAPH_OPTIMIZER_ENV, RunSettings
+
+
+@pytest.mark.parametrize(("value", "recorded"), [(None, None), ("on", None), ("OFF", "off")])
+def test_the_setting_comes_from_the_environment_and_is_recorded_when_off(monkeypatch, value, recorded):
+    if value is None:
+        monkeypatch.delenv(GRAPH_OPTIMIZER_ENV, raising=False)
+    else:
+        monkeypatch.setenv(GRAPH_OPTIMIZER_ENV, value)
+    settings = RunSettings.of(load_experiment("liong2019_ststnet"))
+    assert settings.graph_optimizer == (recorded or "on")
+    # recorded in results.json and in the folds' setup only when off, so runs made before the setting match
+    assert settings.as_dict().get("graph_optimizer") == recorded
+
+
+def test_a_wrong_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv(GRAPH_OPTIMIZER_ENV, "fast")
+    with pytest.raises(ConfigError, match=f"{GRAPH_OPTIMIZER_ENV} must be 'on' or 'off', got 'fast'"):
+        RunSettings.of(load_experiment("liong2019_ststnet"))
