@@ -11,7 +11,12 @@ from .evaluation import pooled_scores
 from .evaluation.bootstrap import intervals_of
 from .training.config import load_experiment
 from .training.executors import make_executor
-from .training.networks import RunSettings, configure_determinism, configure_graph_optimizer, dtype_policy
+from .training.networks import (
+    RunSettings,
+    configure_determinism,
+    configure_graph_optimizer,
+    dtype_policy,
+)
 from .training.runner import LosoInputs, run_variant
 
 

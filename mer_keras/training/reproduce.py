@@ -52,7 +52,12 @@ from .data import (
     protocol_clip_check,
 )
 from .executors import make_executor
-from .networks import RunSettings, configure_determinism, configure_graph_optimizer, dtype_policy
+from .networks import (
+    RunSettings,
+    configure_determinism,
+    configure_graph_optimizer,
+    dtype_policy,
+)
 from .runner import LosoInputs, export_model, run_variant
 from .stages import PRETRAIN_STAGES, TrainSet
 
