@@ -17,12 +17,11 @@ import importlib
 import importlib.abc
 import importlib.util
 import logging
-import os
 import sys
-import tempfile
 import traceback
 
 from .errors import MerKerasError
+from .quiet import quiet_tensorflow
 
 COMMAND_MODULES = (
     "mer_keras.datasets.commands",
@@ -136,56 +135,6 @@ def error_message(error: BaseException) -> str:
         path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
         return f"{path}: {expected}"
     return str(error).strip() or type(error).__name__
-
-
-class _QuietTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Import hook: the first ``import tensorflow`` (wherever a command makes it) runs with file descriptor 2 sent
-    to a temporary file. absl writes its "before absl::InitializeLog()", oneDNN and CUDA lines there whatever
-    ``TF_CPP_MIN_LOG_LEVEL`` says; a command that refuses its input before needing TensorFlow never imports it."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "tensorflow":
-            return None
-        sys.meta_path.remove(self)  # once: the real finder does the work
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        self.loader = spec.loader
-        spec.loader = self
-        return spec
-
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module):
-        with tempfile.TemporaryFile() as sink:
-            sys.stderr.flush()
-            saved = os.dup(2)
-            os.dup2(sink.fileno(), 2)
-            try:
-                self.loader.exec_module(module)
-            except BaseException:
-                os.dup2(saved, 2)
-                sink.seek(0)
-                sys.stderr.write(sink.read().decode("utf-8", "replace"))  # a failed import shows what it said
-                raise
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-        try:
-            from absl import logging as absl_logging
-
-            absl_logging.set_verbosity(absl_logging.ERROR)
-        except ImportError:
-            pass
-
-
-def quiet_tensorflow() -> None:
-    """TensorFlow's C++ logging off (``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set it) and its start-up lines
-    swallowed when it is first imported (``_QuietTensorFlow``), so an error is the package's one line."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlow) for f in sys.meta_path):
-        sys.meta_path.insert(0, _QuietTensorFlow())
 
 
 def main(argv=None) -> int:

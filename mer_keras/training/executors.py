@@ -12,8 +12,11 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import pickle
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+from .. import quiet
+from ..quiet import boot_worker
 from . import fold as fold_module
 from .fold import FoldResult
 from .networks import RunSettings, configure_threads, usable_core_ids, usable_cores
@@ -48,7 +51,7 @@ class SequentialExecutor:
 _WORKER: dict = {}
 
 
-def _init_worker(inputs, cores_queue, settings: RunSettings):
+def _init_worker(inputs, settings: RunSettings, cores_queue):
     """Pin the worker to its share of cores, then apply the run settings (thread pools included)."""
     cores = cores_queue.get()
     if cores and hasattr(os, "sched_setaffinity"):
@@ -87,8 +90,11 @@ class ProcessExecutor:
         for cores in sets:
             queue.put(cores)
         settings = dataclasses.replace(self.settings, threads=self.threads_per_fold)
+        # the initializer and its arrays travel pickled inside one bytes payload, so a worker silences TensorFlow
+        # (``quiet.boot_worker``) before unpickling them imports it
+        payload = pickle.dumps((_init_worker, inputs, settings), protocol=pickle.HIGHEST_PROTOCOL)
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
-                                 initializer=_init_worker, initargs=(inputs, queue, settings)) as pool:
+                                 initializer=boot_worker, initargs=(quiet.QUIET, payload, queue)) as pool:
             futures = {pool.submit(_worker_run, task): task for task in tasks}
             for future in as_completed(futures):
                 yield futures[future], future.result()
