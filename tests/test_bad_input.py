@@ -487,6 +487,17 @@ def prepare_size_zero(tmp, corpus):  # cv2 error traceback
              "--size", "0", "--n-jobs", "1", "--no-progress"], ["size", "0"], lambda: npz_count(cache) == 0)
 
 
+def reproduce_jobs_zero(tmp, corpus):  # was accepted silently and ran in one process
+    return (["reproduce", "liong2019_ststnet", "--out", tmp / "run", "--jobs", "0"], ["--jobs", "at least 1"],
+            lambda: not (tmp / "run").exists())
+
+
+def prepare_n_jobs_zero(tmp, corpus):  # sibling
+    cache = tmp / "cache"
+    return (["prepare", "--manifest", one_row(corpus, tmp), "--representation", "flow", "--cache", cache,
+             "--n-jobs", "0", "--no-progress"], ["--n-jobs", "at least 1"], lambda: npz_count(cache) == 0)
+
+
 def prepare_size_negative(tmp, corpus):  # sibling
     cache = tmp / "cache"
     return (["prepare", "--manifest", one_row(corpus, tmp), "--representation", "apex", "--cache", cache,
@@ -625,6 +636,8 @@ CASES = {
     "25 prepare --size 0": Case(prepare_size_zero, "mer-keras: error: "),
     "25 prepare --size -5": Case(prepare_size_negative, "mer-keras: error: "),
     "25 one-subject manifest, reproduce": Case(one_subject_manifest, "mer-keras: error: "),
+    "23 reproduce --jobs 0": Case(reproduce_jobs_zero, "error: argument --jobs"),
+    "23 prepare --n-jobs 0": Case(prepare_n_jobs_zero, "error: argument --n-jobs"),
     "25 predict --head of another export": Case(head_of_another_export, "use the export's own head"),
     "25 predict with another export's weights": Case(weights_of_another_export, "same export"),
     "25 predict --head on a softmax export": Case(head_given_to_a_softmax_export, "this export has no SVM head"),

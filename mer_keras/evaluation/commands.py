@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from ..argtypes import positive_int
+
 
 def table_command(args) -> int:
     """Print (and optionally save as CSV) the table ``results_table`` builds, then the paired differences."""
@@ -68,15 +70,6 @@ def stages_text(run_dirs) -> str:
     return "Stage report (training subjects only):\n" + "\n".join(parts)
 
 
-def _positive_int(text: str) -> int:
-    import argparse
-
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "table",
@@ -99,7 +92,7 @@ def register(subparsers) -> None:
                         "and after the stage), and the folds that collapsed to one class")
     p.add_argument("--no-pairs", action="store_true",
                    help="leave out the paired differences between the variants of a run")
-    p.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N",
+    p.add_argument("--n-boot", type=positive_int, default=1000, metavar="N",
                    help="subject resamples of the paired bootstrap (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (default 0)")
     p.set_defaults(func=table_command)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..argtypes import positive_int
 from ..errors import ConfigError
 
 REPRESENTATION_NAMES = ("flow", "flow_hsv", "apex", "ars", "rrs", "frame_stack", "evm_stack", "flow_stack")
@@ -44,7 +45,7 @@ def register(subparsers) -> None:
     p.add_argument("--export-images", metavar="DIR",
                    help="flow only: also write STSTNet-style norm_u_v_os images (28x28 PNG; R, G, B = u, v, optical "
                    "strain, min-max per image) named <subject>_<clip>.png, with labels.csv, into DIR")
-    p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--n-jobs", type=positive_int, default=2)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_prepare)
 

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..argtypes import positive_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("reproduce", help="run a paper's pipeline (LOSO) and print its table")
@@ -24,7 +26,7 @@ def register(sub) -> None:
                    help="override a config value, e.g. --set finetune.epochs=3 (JSON values); checked before "
                         "any work")
     p.add_argument("--print-config", action="store_true", help="print the resolved configuration and exit")
-    p.add_argument("--jobs", type=int, default=1, help="folds in N worker processes (each on its share of cores)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="folds in N worker processes (each on its share of cores)")
     p.add_argument("--executor", choices=("sequential", "processes", "ray"), default="sequential",
                    help="where folds run (ray: pip install 'mer-keras[cluster]')")
     p.add_argument("--address", help="Ray cluster address for --executor ray ('auto' joins a running cluster)")
@@ -62,7 +64,7 @@ def register(sub) -> None:
     p = sub.add_parser("demo", help="the paper-000 experiment on a default SynthME corpus, end to end")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=None,
+    p.add_argument("--jobs", type=positive_int, default=None,
                    help="folds in N worker processes (default: one per CPU core, at most 4); each fold runs on "
                         "one thread whatever N is, so the numbers do not depend on it")
     p.set_defaults(func=_demo)
