@@ -30,7 +30,10 @@ def test_a_resume_with_the_other_setting_is_refused(monkeypatch, tmp_path):
     import numpy as np
 
     from mer_keras.api import run_loso
-    from mer_keras.training.networks import configure_graph_optimizer, graph_optimizer_setting
+    from mer_keras.training.networks import (
+        configure_graph_optimizer,
+        graph_optimizer_setting,
+    )
 
     before = graph_optimizer_setting()  # the suite's own, restored below (the setting is process-wide)
     rng = np.random.default_rng(0)
