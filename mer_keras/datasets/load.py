@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import ConfigError, InputError, InputNotFoundError
 from .labels import IMAGE_PROTOCOLS
+from .liu2022_macro import select_images
 from .manifest import ManifestError, Problem, missing_numbers, select_protocol, validate
 from .reading import SKIPPED_COLUMNS, check_on_error
 from .registry import MEGC2019_DATASETS, get
@@ -114,8 +115,6 @@ def load_manifest(dataset, root=None, protocol=None, megc_gt=None, on_error="rai
         dropped = dropped.assign(reason=f"emotion not in protocol {protocol}")
         skipped += dropped[list(SKIPPED_COLUMNS)].to_dict("records")
     if protocol in IMAGE_PROTOCOLS:  # one row per image the paper's frame rule selects (paper 004)
-        from .liu2022_macro import select_images
-
         kept = select_images(kept, spec.key)
     if problems and on_error == "raise":
         raise ManifestError(problems)

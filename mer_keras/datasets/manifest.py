@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import FrameDecodeError, InputError, InputNotFoundError
 from ..naming import stem_key
-from .labels import classes_for
+from .labels import PROTOCOL_MAPPERS, classes_for
 
 FRAME_SEP = "|"
 """Separator of the file names in ``frame_files`` (never occurs in the datasets' file names)."""
@@ -300,8 +300,6 @@ def select_protocol(rows: pd.DataFrame, protocol: str, mapper=None):
     ``dropped`` holds the rows whose emotion the protocol does not use, so callers can report
     them; they are never lost without a count.
     """
-    from .labels import PROTOCOL_MAPPERS
-
     df = rows.copy()
     classes = classes_for(protocol, df["emotion"]) if len(df) else ()
     if protocol == "all":

@@ -10,12 +10,13 @@ can carry them through copies; ``skipped_table`` turns them into a DataFrame).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import InputError
-from .manifest import ManifestError, Problem, list_frames, make_row
+from .manifest import ManifestError, Problem, frame_number, list_frames, make_row
 from .sheets import ROW_NUMBER, as_int, as_text
 
 ROW_COLUMNS = (
@@ -89,8 +90,6 @@ class Reading:
 
 def subject_dirs(folder: Path, pattern: str) -> list[Path]:
     """Sub-folders of ``folder`` whose names match the regular expression ``pattern`` (sorted)."""
-    import re
-
     rx = re.compile(pattern)
     if not folder.is_dir():
         return []
@@ -100,8 +99,6 @@ def subject_dirs(folder: Path, pattern: str) -> list[Path]:
 def find_dir(root: Path, names, holding: str | None = None, max_depth: int = 2) -> list[Path]:
     """Folders under ``root`` (itself included, depth <= ``max_depth``) named one of ``names``
     (case-insensitive), or, with ``holding``, any folder that has a child matching that regex."""
-    import re
-
     root = Path(root)
     wanted = {n.lower() for n in names}
     rx = re.compile(holding) if holding else None
@@ -134,8 +131,6 @@ def one_dir(root: Path, names, what: str, holding: str | None = None, max_depth:
 
 def middle_frame(frame_files: list[str], onset: int, offset: int) -> int | None:
     """Frame number in the middle of onset..offset among the files on disk (meb's midpoint rule)."""
-    from .manifest import frame_number
-
     inside = [n for n in map(frame_number, frame_files) if onset <= n <= offset]
     return inside[(len(inside) - 1) // 2] if inside else None
 
@@ -194,8 +189,6 @@ def add_sheet_rows(reading: Reading, table, sheet, *, subject_of, folder_of, emo
 
 def add_sequence(reading: Reading, subject: str, clip: str, emotion: str, folder: Path, files, fps) -> None:
     """A posed sequence that runs from neutral (first frame) to the peak (last frame)."""
-    from .manifest import frame_number
-
     first, last = frame_number(files[0]), frame_number(files[-1])
     reading.add(subject=f"{reading.dataset}/{subject}", clip=clip, emotion=emotion, onset=first,
                 apex=last, offset=last, frames_dir=folder, frame_files=files, apex_source="annotated",

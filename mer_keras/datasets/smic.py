@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .manifest import frame_number
+from .manifest import ManifestError, Problem, frame_number
 from .reading import Reading, find_dir, middle_frame, subject_dirs
 
 VARIANTS = {"smic-hs": ("HS", 100.0), "smic-vis": ("VIS", 25.0), "smic-nir": ("NIR", 25.0)}
@@ -50,8 +50,6 @@ def clip_key(name: str) -> str:
 def variant_root(root: Path, variant: str, names=None) -> Path:
     """The ``HS``/``VIS``/``NIR`` folder (or one named in ``names``) under ``root``, or ``root`` itself when it
     holds ``s1``..."""
-    from .manifest import ManifestError, Problem
-
     hits = find_dir(root, names or (variant,), max_depth=2)
     if len(hits) == 1:
         return hits[0]

@@ -30,6 +30,7 @@ enlarged about nine times, so faces are blurrier than real recordings.
 """
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import os
@@ -43,6 +44,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from . import casme2, ck_plus
 from . import synthme_faces as faces
 from . import synthme_motion as motion
 
@@ -180,15 +182,11 @@ def micro_motion_settings() -> dict:
 
 def read(root, **kwargs):
     """Rows of the micro corpus (before any protocol), through the CASME II reader (``kwargs`` go to it)."""
-    from . import casme2
-
     return casme2.read(root, dataset="synthme", fps=_metadata(root, "micro")["fps"], **kwargs)
 
 
 def read_macro(root, **kwargs):
     """Rows of the macro corpus (before any protocol), through the CK+ reader (``kwargs`` go to it)."""
-    from . import ck_plus
-
     return ck_plus.read(root, dataset="synthme-macro", fps=_metadata(root, "macro")["fps"], **kwargs)
 
 
@@ -426,8 +424,6 @@ def _imwrite(path: Path, rgb_or_grey: np.ndarray, params):
 
 def _write_sheet(path: Path, rows):
     """The coding sheet in CASME II's layout: Sheet1, blank columns C and G, Subject as text."""
-    import datetime
-
     from openpyxl import Workbook
 
     wb = Workbook()

@@ -14,7 +14,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .metrics import check_predictions, confusion
-from .results import atomic_write_bytes
+from .report import _interval_cells, run_baselines
+from .results import atomic_write_bytes, read_results_json
 
 
 def _save(fig: Figure, path):
@@ -132,8 +133,6 @@ def plot_tsne(embeddings, labels, path, class_names=None, perplexity=30.0, rando
 
 def _models_of(doc: dict) -> list[tuple[str, dict, object, bool]]:
     """(label, scores, intervals, is_baseline) of each variant (the headline alone when none), then each baseline."""
-    from .report import run_baselines
-
     variants = doc.get("variants") or {}
     models = [(str(v.get("label") or k), v["scores"], v.get("intervals"), False) for k, v in variants.items()]
     if not models:
@@ -148,9 +147,6 @@ def plot_scores_with_baselines(results, path, dataset: str = "all", title=None):
     ``results`` is a run's ``results.json`` content (or its run directory). Baselines are hatched grey, so a
     network bar that does not clear them shows at a glance (issue 16). Returns the PNG path.
     """
-    from .report import _interval_cells
-    from .results import read_results_json
-
     doc = results if isinstance(results, dict) else read_results_json(results)
     models = [m for m in _models_of(doc) if dataset in m[1]]
     if not models:

@@ -42,6 +42,7 @@ import os
 
 import keras
 import numpy as np
+from sklearn import metrics
 
 from .common import regularizer
 from .layers.affa import AttentionalFeatureFusion
@@ -175,8 +176,6 @@ def score_outputs(probabilities_per_output, labels, metric="f1_macro"):
 
     ``metric``: "f1_macro" (UF1), "accuracy", "balanced_accuracy" (UAR) or "neg_log_loss".
     """
-    from sklearn import metrics
-
     probs = np.asarray(probabilities_per_output, dtype=np.float64)
     labels = np.asarray(labels)
     if probs.ndim != 3 or probs.shape[1] != len(labels):

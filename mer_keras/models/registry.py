@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+from .flops import count_flops, count_params
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
@@ -92,8 +94,6 @@ def build(name, **kwargs):
 @functools.cache
 def describe(name, classes=3, with_flops=True):
     """(trainable params, FLOPs or None, input shape) of ``name`` at its default input and ``classes``."""
-    from .flops import count_flops, count_params
-
     model = build(name, classes=classes)
     return count_params(model), (count_flops(model) if with_flops else None), MODELS[name].input_shape
 

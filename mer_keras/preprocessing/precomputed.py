@@ -32,7 +32,7 @@ import numpy as np
 from ..datasets.precomputed import INPUT_PREFIX, representations
 from ..errors import InputError
 from .cache import CACHE_VERSION, entry_path, entry_problem, write_entry
-from .prepare import Prepared
+from .prepared import Prepared
 from .representations import REPRESENTATIONS
 
 logger = logging.getLogger("mer_keras")

@@ -31,11 +31,10 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..datasets.manifest import FRAME_SEP
+from ..datasets.manifest import FRAME_SEP, read_manifest
 from ..datasets.precomputed import is_precomputed
 from ..errors import InputError, MerKerasError
 from . import representations as reps
@@ -44,12 +43,13 @@ from .cache import (
     entry_path,
     entry_problem,
     frames_digest,
-    read_entry,
     read_info,
     write_entry,
     write_fallbacks,
 )
-from .face import NoFaceError, apply_affine
+from .face import NoFaceError
+from .precomputed import prepare_precomputed
+from .prepared import Prepared
 
 logger = logging.getLogger("mer_keras")
 
@@ -67,63 +67,14 @@ class PreprocessingError(MerKerasError, RuntimeError):
         super().__init__(f"{len(self.failures)} row(s) failed:\n  " + "\n  ".join(self.failures))
 
 
-class Prepared:
-    """The prepared rows in manifest order; arrays are read from the cache on access."""
-
-    def __init__(self, manifest: pd.DataFrame, representation: str, params: dict, paths, computed: int,
-                 fallback_records=()):
-        self.manifest = manifest
-        self.representation = representation
-        self.params = params
-        self.paths = list(paths)
-        self.computed = computed
-        self.reused = len(self.paths) - computed
-        self.fallback_records = list(fallback_records)
-        """Every fallback, one dict each (``FALLBACK_COLUMNS``: row, dataset, subject, clip, frame as a
-        0-based position, frame_file, kind ``previous`` | ``center`` | ``redetect``, detail)."""
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        return read_entry(self.paths[i])[0]
-
-    def info(self, i: int) -> dict:
-        return read_info(self.paths[i])
-
-    def landmarks(self, i: int):
-        """The 68 landmarks of row i in output pixels (None after a centre-crop fallback)."""
-        info = self.info(i)
-        if info.get("landmarks") is None:
-            return None
-        return apply_affine(np.asarray(info["matrix"]), np.asarray(info["landmarks"]))  # matrix is at `size`
-
-    def stack(self) -> np.ndarray:
-        """All rows as one float32 array (N, ...)."""
-        if not self.paths:
-            return np.zeros((0,), np.float32)
-        return np.stack([self[i] for i in range(len(self))]).astype(np.float32, copy=False)
-
-    @property
-    def fallbacks(self) -> pd.DataFrame:
-        """Rows where an explicit fallback was used, with a ``fallback`` column saying which."""
-        notes = [self.info(i).get("fallback") for i in range(len(self))]
-        df = self.manifest.assign(fallback=notes)
-        return df[df["fallback"].notna()]
-
-
 def load_rows(manifest) -> pd.DataFrame:
     """A manifest DataFrame (index reset) from a DataFrame or a CSV path."""
     if isinstance(manifest, pd.DataFrame):
         return manifest.reset_index(drop=True)
-    from ..datasets.manifest import read_manifest
-
     return read_manifest(manifest).reset_index(drop=True)
 
 
 def _init_worker(parent_pid: int | None = None):
-    import cv2
-
     cv2.setNumThreads(1)
     if parent_pid is not None:
         threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
@@ -276,8 +227,6 @@ def prepare(manifest, representation: str, cache_dir, *, n_jobs: int = 2, progre
         if p.get("frames") == "sequence":
             raise InputError("precomputed inputs hold one image per clip: frames = 'sequence' needs the clips' "
                              "frames (a manifest of frame folders)")
-        from .precomputed import prepare_precomputed
-
         return prepare_precomputed(rows, representation, cache_dir, p)
     still = zero_motion_rows(rows, representation)
     if still and not allow_zero_motion:

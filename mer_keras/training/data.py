@@ -15,7 +15,7 @@ from ..datasets.labels import classes_for
 from ..errors import ConfigError, InputError
 from ..preprocessing import prepare
 from ..preprocessing.representations import REPRESENTATIONS
-from .config import ExperimentConfig, PreprocessConfig
+from .config import ExperimentConfig, PreprocessConfig, build_section
 
 SYNTHME = "synthme"
 logger = logging.getLogger("mer_keras")
@@ -123,6 +123,4 @@ def protocol_clip_check(manifest: pd.DataFrame, protocol: str) -> tuple[bool, st
 
 def preprocess_from_dict(values: dict) -> PreprocessConfig:
     """The ``PreprocessConfig`` of an export's ``config.json`` (validated like an experiment's)."""
-    from .config import build_section
-
     return build_section("preprocess", dict(values), "export config.json: ")

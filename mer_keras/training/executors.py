@@ -16,6 +16,7 @@ import pickle
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from .. import quiet
+from ..errors import ConfigError
 from ..quiet import boot_worker
 from . import fold as fold_module
 from .fold import FoldResult
@@ -110,8 +111,6 @@ class RayExecutor:
         try:
             import ray
         except ModuleNotFoundError:
-            from ..errors import ConfigError
-
             raise ConfigError("--executor ray needs Ray: pip install 'mer-keras[cluster]'") from None
         self.ray, self.address, self.num_cpus = ray, address, num_cpus
         self.settings = dataclasses.replace(settings, threads=settings.threads or 1)

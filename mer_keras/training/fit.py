@@ -8,6 +8,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from .adamp import AdamP
+
 SAMPLINGS = ("oversample", "undersample")
 """How class-balanced epochs are drawn (``BalancedBatches``)."""
 
@@ -98,8 +100,6 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9, epsil
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=momentum, **ema)
     if name == "adamp":  # paper 003
-        from .adamp import AdamP
-
         if ema:
             raise ValueError("the weights' moving average (ema_momentum) is not available with AdamP")
         return AdamP(learning_rate)

@@ -25,9 +25,10 @@ import keras
 import tensorflow as tf
 
 from ..errors import ConfigError
-from ..models import build, embedding_model
+from ..models import build, embedding_model, load_pretrained
+from ..models.common import HEAD_LAYER_NAMES
 from ..models.registry import MODELS
-from .config import NetworkConfig
+from .config import NetworkConfig, build_section
 
 _ARCHITECTURES: dict = {}   # architecture key -> traced model
 _INITIAL: dict = {}         # (architecture key, seed) -> (weights, seed-generator states)
@@ -243,8 +244,6 @@ def load_init_weights(net, network: NetworkConfig) -> str:
     path = init_weights_path(network)
     if path is None:
         return ""
-    from ..models import load_pretrained
-
     report = load_pretrained(net, path)
     logger.info("initial weights from %s: %d layers loaded, %d keep their seeded initialisation", path,
                 len(report.loaded), len(report.skipped))
@@ -288,16 +287,12 @@ def embedding_of(model):
 
 def head_layer_names(model) -> list[str]:
     """Layers that belong to the classifier, not the backbone (they start fresh after a transfer)."""
-    from ..models.common import HEAD_LAYER_NAMES
-
     return [layer.name for layer in model.layers if layer.name in HEAD_LAYER_NAMES and layer.weights]
 
 
 def build_exported(config: dict):
     """The network described by an export's ``config.json`` (model, input shape, classes, network settings). The
     export's own weights are loaded next, so a ``network.init_weights`` file it was trained from is not needed."""
-    from .config import build_section
-
     network = build_section("network", config.get("network", {}), "export config.json: ")
     network = dataclasses.replace(network, init_weights=None)
     return build_network(config["model"], config["input_shape"], len(config["classes"]), network)

@@ -26,11 +26,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
+from ..datasets.manifest import (
+    IMAGE_EXTENSIONS,
+    frame_number,
+    list_frames,
+    make_row,
+    read_manifest,
+    write_manifest,
+)
 from ..datasets.precomputed import is_precomputed
 from ..errors import ConfigError, InputError
+from ..preprocessing.representations import COMMON, FLOW, compute, normalize_params
+from ..preprocessing.spotting import spot_apexes
+from .data import prepared, preprocess_from_dict
 from .identity import check_export_identity
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv")
@@ -42,8 +54,6 @@ logger = logging.getLogger("mer_keras")
 
 def video_to_frames(video: Path, out_dir: Path) -> Path:
     """Decode a video into numbered PNG frames (lossless, so sub-pixel motion survives)."""
-    import cv2
-
     out_dir.mkdir(parents=True, exist_ok=True)
     cap = cv2.VideoCapture(str(video))
     if not cap.isOpened():
@@ -76,8 +86,6 @@ def clip_manifest(frames_dir: Path, onset=None, apex=None, fps=30.0, subject="cl
     """A one-row manifest for a clip folder; onset/apex are 0-based positions (default: first / middle).
 
     An apex rule (``"spot"``, ``"middle"``) gives the middle frame here, marked ``middle``; ``predict`` spots it."""
-    from ..datasets.manifest import frame_number, list_frames, make_row
-
     frames_dir = Path(frames_dir)
     files = list_frames(frames_dir)
     if not files:
@@ -95,15 +103,11 @@ def clip_manifest(frames_dir: Path, onset=None, apex=None, fps=30.0, subject="cl
 
 
 def _has_frames(folder: Path) -> bool:
-    from ..datasets.manifest import IMAGE_EXTENSIONS
-
     return any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS for p in folder.iterdir())
 
 
 def clips_manifest(source, tmp: Path, onset=None, apex=None) -> pd.DataFrame:
     """Rows to predict: a manifest CSV, one clip (frame folder or video) or a folder of clip folders/videos."""
-    from ..datasets.manifest import read_manifest
-
     source = Path(source)
     if not source.exists():
         raise InputError(f"{source}: does not exist; expected a manifest CSV, a clip folder, a video or a "
@@ -281,8 +285,6 @@ def predict_rows(rows: pd.DataFrame, export: Export, cache=None, *, allow_zero_m
     Timing columns: ``preprocess_s``, ``network_s``, ``head_s`` are each row's share of the batch's time;
     ``load_s`` and ``model_loads`` are the export's (the same on every row: it was loaded once).
     """
-    from .data import prepared, preprocess_from_dict
-
     check_motion(rows, allow_zero_motion)
     n = len(rows)
     with tempfile.TemporaryDirectory() as tmp:
@@ -368,8 +370,6 @@ def write_curves(curves: dict, rows: pd.DataFrame, folder) -> dict:
 def _brighter(flow_rgb: np.ndarray, bound: float):
     """The HSV flow picture with its brightness stretched so the clip's 99th-percentile motion is full
     (micro-motion is dark at the model's ``flow_bound``), and the motion in px that full brightness means."""
-    import cv2
-
     hsv = cv2.cvtColor(np.asarray(flow_rgb, np.float32), cv2.COLOR_RGB2HSV)
     value = hsv[..., 2]
     top = float(np.percentile(value[value > 0], 99)) if (value > 0).any() else 0.0
@@ -381,8 +381,6 @@ def _brighter(flow_rgb: np.ndarray, bound: float):
 def _clip_pictures(row, preprocess: dict):
     """(apex face, HSV flow picture, notes, full-brightness motion in px) of one row at the export's alignment
     and flow settings."""
-    from ..preprocessing.representations import COMMON, FLOW, compute, normalize_params
-
     if is_precomputed(pd.DataFrame([row])):
         note = "precomputed input, no frames"
         return None, None, (note, note), None
@@ -445,8 +443,6 @@ def predict(source, weights, head=None, config=None, *, softmax=False, onset=Non
         else:
             rows = clips_manifest(source, Path(tmp), onset, apex)
         if apex == "spot" or (apex is None and not _is_manifest(source)):
-            from ..preprocessing.spotting import spot_apexes
-
             rows = spot_apexes(rows, spot_config, curves=curves)
         read_s = time.perf_counter() - t
         result = predict_rows(rows, export, cache, allow_zero_motion=allow_zero_motion)
@@ -461,8 +457,6 @@ def predict(source, weights, head=None, config=None, *, softmax=False, onset=Non
                 result.loc[rows.index.get_loc(i), "motion_curve"] = png
         result["figure"] = write_figures(result, rows, export, figures) if figures is not None else ""
     if out is not None:
-        from ..datasets.manifest import write_manifest
-
         write_manifest(result, out)  # atomic CSV write
     return result
 

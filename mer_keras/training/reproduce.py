@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from .. import __version__
@@ -24,8 +25,11 @@ from ..evaluation.plots import (
     plot_confusion_matrix,
     plot_scores_with_baselines,
     plot_training_curves,
+    plot_tsne,
 )
 from ..evaluation.protocols import counts_beside_published
+from ..evaluation.published import published_facts
+from ..evaluation.report import format_table, results_table
 from ..evaluation.results import (
     atomic_write_json,
     claim_run_dir,
@@ -35,6 +39,7 @@ from ..evaluation.results import (
     write_results_json,
 )
 from ..evaluation.stage_report import plot_stages, stage_summary
+from ..models import embedding_model
 from .config import (
     ExperimentConfig,
     VariantConfig,
@@ -51,6 +56,7 @@ from .data import (
     prepared,
     protocol_clip_check,
 )
+from .embeddings import batched_outputs
 from .executors import make_executor
 from .networks import (
     RunSettings,
@@ -300,12 +306,6 @@ def _mean(values):
 def tsne_of_export(export_dir: Path, x, micro, classes, path: Path) -> Path:
     """t-SNE of the exported (all-subjects) model's embeddings of every clip: a picture of what the
     network learned, drawn from training data (it says nothing about held-out performance)."""
-    import keras
-
-    from ..evaluation.plots import plot_tsne
-    from ..models import embedding_model
-    from .embeddings import batched_outputs
-
     model = keras.saving.load_model(export_dir / "model.keras")
     feats = batched_outputs(embedding_model(model), x)
     return plot_tsne(feats, micro["label"].to_numpy(), path, class_names=classes,
@@ -314,9 +314,6 @@ def tsne_of_export(export_dir: Path, x, micro, classes, path: Path) -> Path:
 
 def print_table(run_dirs, deviations=True) -> str:
     """The run's rows beside the published numbers, then each experiment's listed deviations."""
-    from ..evaluation.published import published_facts
-    from ..evaluation.report import format_table, results_table
-
     text = format_table(results_table([str(r) for r in run_dirs]))
     for run_dir in run_dirs:
         paper = read_results_json(run_dir).get("config", {}).get("paper")
