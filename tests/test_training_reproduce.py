@@ -23,16 +23,9 @@ TINY_ARGS = ["--set", "preprocess.size=32", "--set", "pretrain.epochs=2", "--set
              "--set", "synthme.subjects=3", "--set", "synthme.clips_per_subject=4"]
 
 
-# session-scoped: a module-scoped fixture is torn down whenever an xdist worker turns to another module's test,
-# and the shared run was then made twice (about 150 s)
 @pytest.fixture(scope="session")
 def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="session")
-def run_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("runs") / "run"
 
 
 def _cli(*args, cwd=None, env=None):
@@ -40,13 +33,9 @@ def _cli(*args, cwd=None, env=None):
                           env=env, timeout=600, check=False)
 
 
-SHARED_RUN = pytest.mark.xdist_group("reproduce_shared_run")
-"""The tests that read the run the first one writes go to one xdist worker (``make test`` passes ``--dist
-loadgroup``), so they usually share it; ``finished_run`` makes it again when they do not."""
-
-
-@SHARED_RUN
-def test_interrupted_run_resumes_without_redoing_finished_folds(run_dir, cache, monkeypatch):
+def test_interrupted_run_resumes_without_redoing_finished_folds(tmp_path, cache, monkeypatch):
+    """An interrupted run resumes without redoing its finished folds; then (on the same run, which costs about
+    90 s to make) its export predicts a clip and a rerun with other settings is refused."""
     calls = []
     real = fold_module.run_fold
 
@@ -57,7 +46,7 @@ def test_interrupted_run_resumes_without_redoing_finished_folds(run_dir, cache, 
         return real(*args, **kwargs)
 
     monkeypatch.setattr(fold_module, "run_fold", counting)
-    out = run_dir
+    out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         reproduce("liu2022_shufflenet", out=out, cache=cache, overrides=TINY)
     finished = sorted((out / "folds" / "shufflenet_ghost_vit").glob("*.csv"))
@@ -96,15 +85,8 @@ def test_interrupted_run_resumes_without_redoing_finished_folds(run_dir, cache, 
     export = out / "export" / "shufflenet_ghost_vit"
     assert {"model.weights.h5", "model.keras", "head.joblib", "config.json"} <= {p.name for p in export.iterdir()}
     assert (out / "tsne_shufflenet_ghost_vit.png").stat().st_size > 1000
-
-
-@pytest.fixture(scope="session")
-def finished_run(run_dir, cache):
-    """The run the first test leaves behind (all folds, the export), made here when that test ran elsewhere:
-    pytest-xdist may run these tests on another worker."""
-    if not (run_dir / "export" / "shufflenet_ghost_vit").is_dir():
-        reproduce("liu2022_shufflenet", out=run_dir, cache=cache, overrides=TINY, export=True)
-    return run_dir
+    _predict_runs_one_clip_through_the_export(out, cache)
+    _rerun_with_other_settings_refuses_to_mix_folds(out, cache)
 
 
 def _umask():
@@ -113,13 +95,12 @@ def _umask():
     return mask
 
 
-@SHARED_RUN
-def test_predict_runs_one_clip_through_the_export(finished_run, cache):
+def _predict_runs_one_clip_through_the_export(run, cache):
     """`predict` on a SynthME clip folder with the exported weights and SVM head."""
     from mer_keras.datasets import load_manifest
     from mer_keras.training.predict import predict_clip
 
-    export = finished_run / "export" / "shufflenet_ghost_vit"
+    export = run / "export" / "shufflenet_ghost_vit"
     root = next(cache.glob("synthme-micro-*"))
     row = load_manifest("synthme", root, protocol="three-class").iloc[0]
     res = predict_clip(row["frames_dir"], export / "model.weights.h5", head=export / "head.joblib",
@@ -128,12 +109,11 @@ def test_predict_runs_one_clip_through_the_export(finished_run, cache):
     assert len(res["decision_values"]) == 3
 
 
-@SHARED_RUN
-def test_rerun_with_other_settings_refuses_to_mix_folds(finished_run, cache):
+def _rerun_with_other_settings_refuses_to_mix_folds(run, cache):
     """Finished folds of one configuration are never pooled with another's."""
     changed = dict(TINY, finetune={"epochs": 2, "batch_size": 8})
     with pytest.raises(ValueError, match="other settings"):
-        reproduce("liu2022_shufflenet", out=finished_run, cache=cache, overrides=changed)
+        reproduce("liu2022_shufflenet", out=run, cache=cache, overrides=changed)
 
 
 def test_results_depend_only_on_settings_not_on_variant_order_or_fold_history(tmp_path, cache):
