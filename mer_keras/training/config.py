@@ -652,7 +652,7 @@ def parse_overrides(items) -> dict:
 
 
 def reference_markdown() -> str:
-    """The configuration reference (README), generated from the typed sections."""
+    """The configuration reference (docs/configuration.md), generated from the typed sections."""
     lines = []
     for name, cls in SECTIONS.items():
         lines += [f"**`[{name}]`**: {cls.__doc__.splitlines()[0]}", "",
