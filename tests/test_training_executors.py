@@ -20,7 +20,9 @@ TINY = {
 }
 
 
-@pytest.fixture(scope="module")
+# session-scoped: built once per xdist worker (a module-scoped fixture can be torn down and built again when the
+# worker turns to another module's tests in between)
+@pytest.fixture(scope="session")
 def sequential(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     out = tmp_path_factory.mktemp("runs") / "sequential"
