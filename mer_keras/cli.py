@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.abc
-import importlib.util
 import logging
 import sys
 import traceback

@@ -17,7 +17,9 @@ if str(ROOT) not in sys.path:
 
 def pytest_collection_finish(session):
     """The graph optimiser setting applied in this process too (tests that train without ``reproduce``)."""
-    if os.environ["MER_KERAS_GRAPH_OPTIMIZER"] == "off":
-        import tensorflow as tf
+    from mer_keras.training.networks import (
+        configure_graph_optimizer,
+        graph_optimizer_setting,
+    )
 
-        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    configure_graph_optimizer(graph_optimizer_setting())

@@ -68,13 +68,21 @@ def test_flip_test_scores_are_the_mean_over_the_clip_and_its_mirror():
 def test_the_options_are_refused_where_they_cannot_apply():
     with pytest.raises(ConfigError, match="ema_momentum"):
         load_experiment("liong2019_ststnet", overrides={"finetune": {"ema_momentum": 1.0}})
-    v = load_experiment("liong2019_ststnet", overrides={"finetune": {"epochs": 1, "ema_momentum": 0.9,
-                                                                      "gradual_unfreezing": True}}).variants[0]
-    with pytest.raises(ConfigError, match="gradual_unfreezing"):
-        run_fold(v, _data(), seed=0)
+    with pytest.raises(ConfigError, match="gradual_unfreezing"):  # refused when the experiment loads, before work
+        load_experiment("liong2019_ststnet", overrides={"finetune": {"epochs": 1, "ema_momentum": 0.9,
+                                                                   "gradual_unfreezing": True}})
 
 
 def test_an_export_refuses_the_mirrored_second_look(tmp_path):
     from mer_keras.training.runner import export_model
     with pytest.raises(InputError, match="flip_test"):
         export_model(_variant(flip_test=True), None, tmp_path, 0, classes=["a", "b", "c"], preprocess=None)
+
+
+def test_averaged_scores_decide_for_many_classes_and_for_a_two_class_svm():
+    """The ensemble, the mirrored second look and the sequence reading all decide through ``fold.decide``: a
+    two-class SVM's one decision value per clip (positive: class 1) used to reach ``argmax(axis=1)`` and fail."""
+    from mer_keras.training.fold import decide
+
+    np.testing.assert_array_equal(decide(np.array([[0.1, 0.7, 0.2], [2.0, -1.0, 0.0]])), [1, 0])
+    np.testing.assert_array_equal(decide(np.array([0.4, -0.3, 0.0])), [1, 0, 0])

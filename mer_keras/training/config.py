@@ -590,6 +590,9 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
         if parts["preprocess"].frames == "sequence" and parts["preprocess"].representation != "apex":
             raise ConfigError(vwhere + "preprocess.frames = 'sequence' takes the face frames of representation "
                               f"'apex', not {parts['preprocess'].representation!r}")
+        if parts["finetune"].gradual_unfreezing and parts["finetune"].ema_momentum:
+            raise ConfigError(vwhere + "finetune.ema_momentum averages a fixed set of trainable weights: it cannot "
+                              "be combined with finetune.gradual_unfreezing")
         if parts["preprocess"].frames == "sequence" and parts["pretrain"].kind == "macro":
             raise ConfigError(vwhere + "preprocess.frames = 'sequence' (paper 000's fine-tuning on face frames) "
                               "cannot feed macro-expression pre-training, which reads one image per sequence")

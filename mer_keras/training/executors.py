@@ -17,7 +17,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from .. import quiet
 from ..errors import ConfigError
-from ..quiet import boot_worker
 from . import fold as fold_module
 from .fold import FoldResult
 from .networks import RunSettings, configure_threads, usable_core_ids, usable_cores
@@ -95,7 +94,7 @@ class ProcessExecutor:
         # (``quiet.boot_worker``) before unpickling them imports it
         payload = pickle.dumps((_init_worker, inputs, settings), protocol=pickle.HIGHEST_PROTOCOL)
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
-                                 initializer=boot_worker, initargs=(quiet.QUIET, payload, queue)) as pool:
+                                 initializer=quiet.boot_worker, initargs=(quiet.QUIET, payload, queue)) as pool:
             futures = {pool.submit(_worker_run, task): task for task in tasks}
             for future in as_completed(futures):
                 yield futures[future], future.result()

@@ -72,13 +72,19 @@ def frames_as_samples(data: FoldData) -> FoldData:
                     held_out_labels=None if data.held_out_labels is None else np.repeat(data.held_out_labels, frames))
 
 
+def decide(scores: np.ndarray) -> np.ndarray:
+    """The class each row of averaged scores (SVM decision values or softmax) picks; a two-class SVM gives one
+    decision value per clip, positive for class 1."""
+    scores = np.asarray(scores)
+    return (scores.argmax(axis=1) if scores.ndim == 2 else (scores > 0)).astype(int)
+
+
 def clip_scores(frame_scores: np.ndarray, clips: int) -> tuple[np.ndarray, np.ndarray]:
     """(predictions, scores) of ``clips`` clips from their frames' scores, listed clip by clip: the mean score
     (SVM decision function or softmax) of each clip's frames decides."""
     frame_scores = np.asarray(frame_scores)
     scores = frame_scores.reshape(clips, -1, *frame_scores.shape[1:]).mean(axis=1)
-    y_pred = scores.argmax(axis=1) if scores.ndim == 2 else (scores > 0).astype(int)  # binary SVM: one column
-    return np.asarray(y_pred, dtype=int), scores
+    return decide(scores), scores
 
 
 def run_fold(variant: VariantConfig, data: FoldData, *, seed=0, macro_weights=None,
@@ -138,7 +144,7 @@ def _finish(variant, data, seed, pretrained, history, timings, chosen, progress)
     y_pred, scores = first.y_pred, first.scores
     if len(members) > 1:  # our ensemble recipe: the mean of the members' scores decides
         scores = np.mean([m.scores for m in members], axis=0)
-        y_pred = scores.argmax(axis=1)
+        y_pred = decide(scores)
         history["members"] = [{"seed": seed + MEMBER_SEED_STEP * k, "collapse": m.history.get("collapse"),
                                "probe_uar": m.history["finetune"].get("probe_uar"),
                                "finetune_loss": m.history["finetune"].get("loss")} for k, m in enumerate(members)]
@@ -178,7 +184,7 @@ def _member(variant, data, seed, pretrained, progress) -> Member:
     if variant.head.flip_test:  # test-time augmentation: the clip and its mirror vote with equal weight
         mirrored = hflip(data.x_test, array_kind(variant.preprocess.representation))
         scores = (np.asarray(scores) + np.asarray(head.predict(mirrored, held_out_labels=held_out_labels)[1])) / 2
-        y_pred = scores.argmax(axis=1)
+        y_pred = decide(scores)
     timings["predict_s"] = time.perf_counter() - t
     return Member(model, head, history, timings, y_pred, scores)
 

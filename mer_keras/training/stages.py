@@ -267,9 +267,6 @@ def finetune(variant: VariantConfig, data: TrainSet, *, seed, pretrained=None, h
     model = fresh_model(variant.model, data.x.shape[1:], data.num_classes, variant.network, seed=seed)
     report = transfer(model, pretrained, variant.pretrain) if pretrained is not None else ""
     kind = array_kind(variant.preprocess.representation)
-    if ft.gradual_unfreezing and ft.ema_momentum:
-        raise ConfigError("finetune.ema_momentum averages a fixed set of trainable weights: it cannot be combined "
-                          "with finetune.gradual_unfreezing")
     callbacks = [GradualUnfreezing(every=ft.unfreeze_every, start=1)] if ft.gradual_unfreezing else []
     if ft.checkpoint != "best_test_accuracy":
         history = train_keeping_best(model, data, ft, seed=seed, kind=kind, progress=progress, callbacks=callbacks,
