@@ -12,6 +12,7 @@ from mer_keras.training.reproduce import reproduce
 
 TINY = {
     "preprocess": {"size": 32},
+    "network": {"stage_repeats": [1, 1, 1]},  # a shallow network: the tests are about executors, not depth
     "pretrain": {"kind": "none"},
     "finetune": {"epochs": 1, "batch_size": 8},
     "head": {"kind": "softmax"},
@@ -70,7 +71,8 @@ def test_one_subject_per_invocation_then_gathered(sequential, tmp_path):
     subjects = sorted(p.stem.replace("__", "/") for p in (out / "folds" / "shufflenet_ghost_vit").glob("*.csv"))
     first = reproduce("liu2022_shufflenet", out=split, cache=cache, overrides=TINY, subjects=[subjects[0]])
     assert first.get("partial") and len(_fold_files(split)) == 1 and not (split / "results.json").exists()
-    args = ["--set", "preprocess.size=32", "--set", 'pretrain.kind="none"', "--set", "finetune.epochs=1",
+    args = ["--set", "preprocess.size=32", "--set", "network.stage_repeats=[1,1,1]", "--set", 'pretrain.kind="none"',
+            "--set", "finetune.epochs=1",
             "--set", "finetune.batch_size=8", "--set", 'head.kind="softmax"', "--set", "synthme.subjects=3",
             "--set", "synthme.clips_per_subject=4", "--set", "baselines=false"]
     done = subprocess.run([sys.executable, "-m", "mer_keras", "reproduce", "liu2022_shufflenet", "--out",

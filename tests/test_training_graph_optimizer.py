@@ -7,8 +7,8 @@ from mer_keras.training.config import load_experiment
 from mer_keras.training.networks import GRAPH_OPTIMIZER_ENV, RunSettings
 
 
-@pytest.mark.parametrize(("value", "recorded"), [(None, None), ("on", None), ("OFF", "off")])
-def test_the_setting_comes_from_the_environment_and_is_recorded_when_off(monkeypatch, value, recorded):
+@pytest.mark.parametrize(("value", "recorded"), [(None, None), ("on", None), ("OFF", "off"), ("eager", "eager")])
+def test_the_setting_comes_from_the_environment_and_is_recorded_when_not_on(monkeypatch, value, recorded):
     if value is None:
         monkeypatch.delenv(GRAPH_OPTIMIZER_ENV, raising=False)
     else:
@@ -21,7 +21,7 @@ def test_the_setting_comes_from_the_environment_and_is_recorded_when_off(monkeyp
 
 def test_a_wrong_value_names_the_variable(monkeypatch):
     monkeypatch.setenv(GRAPH_OPTIMIZER_ENV, "fast")
-    with pytest.raises(ConfigError, match=f"{GRAPH_OPTIMIZER_ENV} must be 'on' or 'off', got 'fast'"):
+    with pytest.raises(ConfigError, match=f"{GRAPH_OPTIMIZER_ENV} must be 'on', 'off' or 'eager', got 'fast'"):
         RunSettings.of(load_experiment("liong2019_ststnet"))
 
 

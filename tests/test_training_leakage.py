@@ -38,6 +38,7 @@ def _vcfg(checkpoint="last", pretrain="flow", head="svm"):
         "pretrain": {"kind": pretrain, "epochs": 2, "batch_size": 12},
         "finetune": {"epochs": 2, "batch_size": 12, "checkpoint": checkpoint},
         "head": {"kind": head, "C": [0.1, 1.0, 10.0], "kernels": ["linear", "rbf"], "inner_splits": 2},
+        "network": {"stage_repeats": [1, 1, 1]},  # shallow: the question is what is read, not depth
     })
     return dataclasses.replace(exp.variants[0], model="shufflenet_v2")
 
@@ -164,6 +165,7 @@ def test_hyper_parameter_grid_search_stays_inside_the_training_fold():
         "finetune": {"epochs": 1, "batch_size": 12, "grid_search": True,
                      "grid": {"learning_rate": [0.001, 0.01]}, "grid_inner_splits": 2},
         "head": {"kind": "softmax"},
+        "network": {"stage_repeats": [1, 1, 1]},
     })
     vcfg = dataclasses.replace(exp.variants[0], model="shufflenet_v2")
     data = _fold_data(np.random.default_rng(0))

@@ -39,6 +39,7 @@ EXPERIMENT, VARIANT = "liu2022_shufflenet_ablation", "shufflenet_plain"  # flow 
 PIXELS = 16
 TINY = {  # a multi-point SVM grid: three C values and two kernels, searched on the training subjects
     "preprocess": {"size": 32},
+    "network": {"stage_repeats": [1, 1, 1]},  # a shallow ShuffleNet: the question is what reaches training
     "pretrain": {"epochs": 1, "batch_size": 8},
     "finetune": {"epochs": 1, "batch_size": 8},
     "head": {"C": [0.1, 1.0, 10.0], "kernels": ["linear", "rbf"], "inner_splits": 2},

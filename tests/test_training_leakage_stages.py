@@ -90,7 +90,8 @@ def test_macro_transfer_inner_split_checkpoint_colour_jitter_gradual_unfreezing_
                  finetune={"epochs": 2, "batch_size": 12, "checkpoint": "best_inner_val", "color_jitter": True,
                            "gradual_unfreezing": True, "balance": "flip", "val_fraction": 0.25,
                            "grid_search": False, "max_shift": 0, "p_flip": 0.0},
-                 head={"kind": "svm", "C": (0.1, 1.0, 10.0), "kernels": ("linear", "rbf"), "inner_splits": 2})
+                 head={"kind": "svm", "C": (0.1, 1.0, 10.0), "kernels": ("linear", "rbf"), "inner_splits": 2},
+                 network={"stage_repeats": (1, 1, 1)})  # shallow: the question is what is read, not depth
     assert not v.leaky
     rng = np.random.default_rng(5)  # the macro corpus: other people, other clips
     macro = TrainSet(rng.uniform(0, 1, (12, 32, 32, 3)).astype("float32"), np.arange(12) % 3,

@@ -66,7 +66,8 @@ def test_run_loso_under_mixed_precision_scores_and_leaves_float32_behind(monkeyp
     groups = np.repeat(["s1", "s2", "s3"], 8)
     result = mer_keras.run_loso(x, y, groups, "liu2022_shufflenet", overrides={
         "precision": "mixed_bfloat16", "pretrain": {"kind": "none"}, "head": {"kind": "softmax"},
-        "finetune": {"epochs": 1, "batch_size": 8}, "preprocess": {"size": 32}})
+        "finetune": {"epochs": 1, "batch_size": 8}, "preprocess": {"size": 32},
+        "network": {"stage_repeats": [1, 1, 1]}})
     assert len(result["predictions"]) == 24
     assert set(result["predictions"]["y_pred"]) <= {0, 1, 2}
     assert result["scores"]["all"]["n"] == 24 and 0.0 <= result["scores"]["all"]["uf1"] <= 1.0

@@ -10,14 +10,18 @@ import pytest
 import mer_keras.training.fold as fold_module
 from mer_keras.training.reproduce import reproduce
 
+# one ShuffleNet unit per stage: these tests are about the run (resume, export, order), not the network's depth,
+# and a smoke run's cost is per layer
 TINY = {
     "preprocess": {"size": 32},
+    "network": {"stage_repeats": [1, 1, 1]},
     "pretrain": {"epochs": 2, "batch_size": 8},
     "finetune": {"epochs": 1, "batch_size": 8},
     "head": {"C": [1.0], "kernels": ["linear"], "inner_splits": 2},
     "synthme": {"subjects": 3, "clips_per_subject": 4},
 }
-TINY_ARGS = ["--set", "preprocess.size=32", "--set", "pretrain.epochs=2", "--set", "pretrain.batch_size=8",
+TINY_ARGS = ["--set", "preprocess.size=32", "--set", "network.stage_repeats=[1,1,1]", "--set", "pretrain.epochs=2",
+             "--set", "pretrain.batch_size=8",
              "--set", "finetune.epochs=1", "--set", "finetune.batch_size=8", "--set", "head.C=[1.0]",
              "--set", 'head.kernels=["linear"]', "--set", "head.inner_splits=2",
              "--set", "synthme.subjects=3", "--set", "synthme.clips_per_subject=4"]
@@ -192,14 +196,15 @@ def test_reproduce_runs_on_precomputed_flow_and_face_files(tmp_path, cache):
     from mer_keras.cli import main
     from tests.fixtures.precomputed_layouts import SMALL, htnet_csv, write_flat
 
-    write_flat(tmp_path / "flow", SMALL)
-    write_flat(tmp_path / "apex", SMALL, seed=50)
-    labels = htnet_csv(tmp_path / "labels.csv", SMALL)
+    rows = [r for r in SMALL if r[1] in ("sub01", "s01", "7")]  # three subjects, one of each database: 3 folds
+    write_flat(tmp_path / "flow", rows)
+    write_flat(tmp_path / "apex", rows, seed=50)
+    labels = htnet_csv(tmp_path / "labels.csv", rows)
     assert main(["manifest", "precomputed", "--labels", str(labels), "--input", f"flow={tmp_path / 'flow'}",
                  "--input", f"apex={tmp_path / 'apex'}", "--out", str(tmp_path / "m.csv")]) == 0
     res = reproduce("liu2022_shufflenet", data=str(tmp_path / "m.csv"), out=tmp_path / "run", cache=cache,
                     overrides={k: v for k, v in TINY.items() if k != "synthme"})
-    assert res["scores"]["all"]["n"] == len(SMALL)
+    assert res["scores"]["all"]["n"] == len(rows) == 6
     variant = res["variants"]["shufflenet_ghost_vit"]
     assert variant["config"]["preprocess"]["representation"] == "apex"
     assert variant["config"]["pretrain"]["representation"] == "flow"

@@ -72,7 +72,7 @@ def shufflenet_unit(x, out_channels, strides, name, activation="relu", kernel_re
 def ShuffleNetV2(input_shape=(224, 224, 3), scale=1.0, attention=None, include_top=True, weights=None,
                  pooling=None, classes=3, classifier_activation="softmax", dropout=0.0, l2=0.0,
                  activation="relu", leaky_slope=DEFAULT_LEAKY_SLOPE, attention_position=None, cbam_ratio=8,
-                 vit_dim=96, vit_depth=2, vit_heads=4, vit_kernel_size=2, name=None):
+                 vit_dim=96, vit_depth=2, vit_heads=4, vit_kernel_size=2, stage_repeats=STAGE_REPEATS, name=None):
     """Instantiate ShuffleNetV2 at ``scale`` 0.5 / 1.0 / 1.5 / 2.0, optionally with one attention block.
 
     Args:
@@ -86,6 +86,8 @@ def ShuffleNetV2(input_shape=(224, 224, 3), scale=1.0, attention=None, include_t
             CBAM's MLP keeps its ReLU and the ViT block its Swish (MobileViT's).
         leaky_slope: LeakyReLU's negative slope (the paper prints none; 0.3 is Keras 2.2.4's default).
         cbam_ratio, vit_*: block hyper-parameters (see the module docstring for the defaults' origin).
+        stage_repeats: units in stages 2-4 (torchvision's and the paper's (4, 8, 4)); fewer make a shallow
+            network for a quick smoke run (the test suite's), with the same layer names as far as they go.
         Others: as ``keras.applications`` (``weights`` is a local file path or None).
     """
     shape = validate_common(input_shape, include_top, weights, pooling, classes, dropout)
@@ -95,6 +97,9 @@ def ShuffleNetV2(input_shape=(224, 224, 3), scale=1.0, attention=None, include_t
         raise ValueError(f"attention must be None, 'cbam' or 'ghost_vit', got {attention!r}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    stage_repeats = tuple(int(r) for r in stage_repeats)
+    if len(stage_repeats) != len(STAGE_REPEATS) or min(stage_repeats) < 1:
+        raise ValueError(f"stage_repeats must be {len(STAGE_REPEATS)} positive unit counts, got {stage_repeats}")
     position = attention_position or DEFAULT_POSITION.get(attention)
     if attention is not None and position not in ATTENTION_POSITIONS:
         raise ValueError(f"attention_position must be one of {ATTENTION_POSITIONS}, got {position!r}")
@@ -113,7 +118,7 @@ def ShuffleNetV2(input_shape=(224, 224, 3), scale=1.0, attention=None, include_t
     x = conv_bn_act(inputs, channels[0], 3, "conv1", strides=2, activation=activation, kernel_regularizer=reg,
                     leaky_slope=leaky_slope)
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="maxpool")(x)
-    for stage, (repeats, out_channels) in enumerate(zip(STAGE_REPEATS, channels[1:4]), start=2):
+    for stage, (repeats, out_channels) in enumerate(zip(stage_repeats, channels[1:4]), start=2):
         for unit in range(repeats):
             x = shufflenet_unit(x, out_channels, 2 if unit == 0 else 1, f"stage{stage}_unit{unit + 1}",
                                 activation, reg, leaky_slope)

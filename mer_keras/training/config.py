@@ -257,6 +257,10 @@ class NetworkConfig:
                                         "PyTorch's is 0.9 in Keras terms)")
     width: float | None = setting(None, Number(float, 0, low_open=True, none=True),
                                   "width multiplier or base channels of builders that take one (none: their own)")
+    stage_repeats: tuple[int, ...] | None = setting(None, ListOf(Number(int, 1), none=True, min_len=1),
+                                                    "units per stage of builders with a stage table (ShuffleNetV2: "
+                                                    "[4, 8, 4]); fewer make a shallow network for a quick smoke "
+                                                    "run, not a paper's (none: the builder's own)")
     init_weights: str | None = setting(None, Text(none=True),
                                        "a local weights file (e.g. ImageNet weights) loaded by layer name and shape "
                                        "into the network's initial state; layers it does not match, such as a head "

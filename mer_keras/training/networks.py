@@ -45,23 +45,28 @@ def configure_determinism(deterministic: bool) -> None:
 
 
 GRAPH_OPTIMIZER_ENV = "MER_KERAS_GRAPH_OPTIMIZER"
-"""``off``: TensorFlow's graph optimiser (grappler) is skipped (see ``graph_optimizer_setting``)."""
+"""``off``: TensorFlow's graph optimiser (grappler) is skipped; ``eager``: no graph is traced at all (see
+``graph_optimizer_setting``)."""
+GRAPH_OPTIMIZER_SETTINGS = ("on", "off", "eager")
 
 
 def graph_optimizer_setting() -> str:
-    """``MER_KERAS_GRAPH_OPTIMIZER`` (``on``, the default, or ``off``). Off, a traced function's first call skips
-    TensorFlow's graph rewrites, which cost seconds per function for a ShuffleNet-sized graph: a run of a few
-    steps per network (the test suite's tiny runs) takes about half the time, a long run's steps are slower.
-    The fused kernels differ, so the last bits of the numbers may too: the setting is recorded with the run."""
+    """``MER_KERAS_GRAPH_OPTIMIZER``: ``on`` (the default), ``off`` or ``eager``. Off, a traced function's first
+    call skips TensorFlow's graph rewrites, which cost seconds per function for a ShuffleNet-sized graph. Eager,
+    nothing is traced: every step runs op by op (Keras' ``run_eagerly``, for debugging), which on a run of a few
+    steps per network (the test suite's tiny runs) saves the tracing, about a third of a tiny ``reproduce``, and on
+    a long run is much slower. The kernels differ, so the last bits of the numbers may too: the setting is
+    recorded with the run."""
     setting = os.environ.get(GRAPH_OPTIMIZER_ENV, "on").strip().lower()
-    if setting not in ("on", "off"):
-        raise ConfigError(f"{GRAPH_OPTIMIZER_ENV} must be 'on' or 'off', got {setting!r}")
+    if setting not in GRAPH_OPTIMIZER_SETTINGS:
+        raise ConfigError(f"{GRAPH_OPTIMIZER_ENV} must be 'on', 'off' or 'eager', got {setting!r}")
     return setting
 
 
 def configure_graph_optimizer(setting: str) -> None:
-    """TensorFlow's graph optimiser on or off in this process (``graph_optimizer_setting``)."""
-    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": setting == "off"})
+    """TensorFlow's graph optimiser on or off, or no graph at all, in this process (``graph_optimizer_setting``)."""
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": setting != "on"})
+    tf.config.run_functions_eagerly(setting == "eager")
 
 
 def default_pool_size() -> int:
@@ -146,7 +151,7 @@ class RunSettings:
                    graph_optimizer_setting())
 
     def as_dict(self) -> dict:
-        """The recorded settings; ``graph_optimizer`` only when off, so runs made before it existed still match."""
+        """The recorded settings; ``graph_optimizer`` only when not on, so runs made before it existed still match."""
         out = dataclasses.asdict(self)
         if out["graph_optimizer"] == "on":
             del out["graph_optimizer"]
@@ -174,9 +179,9 @@ def builder_kwargs(model: str, network: NetworkConfig) -> dict:
     params = inspect.signature(MODELS[model].resolve()).parameters
     defaults = NetworkConfig()
     out = {}
-    for key in ("activation", "dropout", "l2", "leaky_slope", "width"):
+    for key in ("activation", "dropout", "l2", "leaky_slope", "width", "stage_repeats"):
         value = getattr(network, key)
-        if key in ("activation", "width") and value is None:  # the builder's own
+        if key in ("activation", "width", "stage_repeats") and value is None:  # the builder's own
             continue
         if key in params:  # a whole-number width is a channel count for builders that take one
             out[key] = int(value) if key == "width" and float(value).is_integer() else value
@@ -204,7 +209,7 @@ _KEYED_BEFORE = {"bn_momentum": 0.99}
 """Network settings whose default changed after initial weights were first keyed on the settings (issue 24):
 their new default enters the key as the old value, so experiments that leave them alone start from the same
 weights as before."""
-_KEYED_LATER = {"init_weights": None}
+_KEYED_LATER = {"init_weights": None, "stage_repeats": None}
 """Settings added later: left at this default they are not part of the key (same reason)."""
 
 
