@@ -147,8 +147,26 @@ def test_mobilevit_bad_arguments_raise_clear_errors(kwargs, message):
     ({"scale": 0.75}, "scale"), ({"attention": "se"}, "attention"), ({"activation": "gelu"}, "activation"),
     ({"activation": "swish"}, "activation"),
     ({"attention": "cbam", "attention_position": "stage9"}, "attention_position"), ({"l2": -1.0}, "l2"),
-    ({"classes": 0}, "classes"),
+    ({"classes": 0}, "classes"), ({"stage_repeats": (1, 1)}, "stage_repeats"),
+    ({"stage_repeats": (1, 0, 1)}, "stage_repeats"),
 ])
 def test_shufflenet_bad_arguments_raise_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ShuffleNetV2(input_shape=(64, 64, 3), **kwargs)
+
+
+def test_a_shallow_shufflenet_keeps_the_names_of_the_units_it_has():
+    """``stage_repeats`` (``network.stage_repeats``, the suite's smoke runs): one unit per stage, named as the
+    first unit of each stage of the full network; a builder without a stage table refuses the setting."""
+    from mer_keras.errors import ConfigError
+    from mer_keras.training.config import NetworkConfig
+    from mer_keras.training.networks import build_network
+
+    full = build_network("shufflenet_v2_ghost_vit", (64, 64, 3), 3, NetworkConfig())
+    shallow = build_network("shufflenet_v2_ghost_vit", (64, 64, 3), 3, NetworkConfig(stage_repeats=(1, 1, 1)))
+    units = {layer.name.split("_")[1] for layer in shallow.layers if layer.name.startswith("stage")}
+    assert units == {"unit1"}
+    assert {layer.name for layer in shallow.layers} < {layer.name for layer in full.layers}
+    assert shallow.count_params() < full.count_params()
+    with pytest.raises(ConfigError, match="does not take 'stage_repeats'"):
+        build_network("ststnet", (28, 28, 3), 3, NetworkConfig(stage_repeats=(1, 1, 1)))
