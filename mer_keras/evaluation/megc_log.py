@@ -21,8 +21,8 @@ import re
 
 import pandas as pd
 
+from ..io import atomic_write_text
 from .metrics import check_predictions
-from .results import atomic_write_text
 
 LOG_COLUMNS = ("database", "subject", "clip", "y_true", "y_pred")
 """Columns of ``read_megc_log``'s DataFrame (spelling as in the log)."""

@@ -13,9 +13,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..io import atomic_write_bytes
 from .metrics import check_predictions, confusion
 from .report import _interval_cells, run_baselines
-from .results import atomic_write_bytes, read_results_json
+from .results import read_results_json
 
 
 def _save(fig: Figure, path):

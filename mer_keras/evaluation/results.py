@@ -14,18 +14,19 @@ import hashlib
 import io
 import json
 import logging
-import math
-import os
 import platform
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..naming import subject_file_stem
+from ..io import (  # the writers live in io (training writes through them too); importable here as before
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,  # noqa: F401
+    subject_file_stem,
+)
 from .metrics import ALL, PREDICTION_COLUMNS, check_predictions
 
 logger = logging.getLogger("mer_keras")
@@ -53,64 +54,6 @@ VERSION_DISTRIBUTIONS = {
     "matplotlib": ("matplotlib",),
     "mer_keras": ("mer-keras",),
 }
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared (umask rules)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path, text: str) -> Path:
-    """Write ``text`` (UTF-8) atomically; see ``atomic_write_bytes``."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _plain(obj):
-    """JSON-ready copy: numpy scalars/arrays to Python, NaN/inf to None, paths to str."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _plain(obj.item())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    raise TypeError(f"cannot write a {type(obj).__name__} ({obj!r}) to JSON")
-
-
-def atomic_write_json(path, obj) -> Path:
-    """Serialise first (so a bad value raises before any file is touched), then write atomically."""
-    text = json.dumps(_plain(obj), indent=2, allow_nan=False) + "\n"
-    return atomic_write_text(path, text)
 
 
 def library_versions() -> dict:

@@ -20,8 +20,8 @@ naming it; ``prepare`` recomputes such an entry instead of reusing it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 import zipfile
 from pathlib import Path
 
@@ -29,6 +29,7 @@ import numpy as np
 
 from ..datasets.manifest import frame_paths
 from ..errors import CacheEntryError
+from ..io import atomic_write_bytes, atomic_write_text
 
 CACHE_VERSION = 1
 ROW_FIELDS = ("dataset", "subject", "clip", "frames_dir", "frame_files", "onset_idx", "apex_idx", "offset_idx", "fps")
@@ -91,9 +92,7 @@ def write_fallbacks(entry: Path, records: list) -> None:
     if not records:
         path.unlink(missing_ok=True)
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(records, indent=1, default=_plain))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(records, indent=1, default=_plain), sync=False)
 
 
 def array_digest(array: np.ndarray) -> str:
@@ -104,15 +103,13 @@ def array_digest(array: np.ndarray) -> str:
 
 
 def write_entry(path: Path, array: np.ndarray, info: dict) -> None:
-    """Atomic write: a temporary file in the same folder, then ``os.replace``. The info records the array's
-    shape, dtype and checksum, so a damaged entry is found when it is read."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    """Atomic write (``io.atomic_write_bytes``, without fsync: a damaged entry is recomputed). The info records
+    the array's shape, dtype and checksum, so a damaged entry is found when it is read."""
     info = {**info, "array_sha256": array_digest(array), "array_shape": list(np.shape(array)),
             "array_dtype": np.asarray(array).dtype.str}
-    with open(tmp, "wb") as fh:
-        np.savez(fh, array=array, info=np.array(json.dumps(info)))
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    np.savez(buf, array=array, info=np.array(json.dumps(info)))
+    atomic_write_bytes(path, buf.getvalue(), sync=False)
 
 
 def _damaged(path: Path, error) -> CacheEntryError:

@@ -40,6 +40,7 @@ from ..datasets.manifest import (
 )
 from ..datasets.precomputed import is_precomputed
 from ..errors import ConfigError, InputError
+from ..io import atomic_write_bytes
 from ..preprocessing.representations import COMMON, FLOW, compute, normalize_params
 from ..preprocessing.spotting import spot_apexes
 from .data import prepared, preprocess_from_dict
@@ -355,7 +356,6 @@ def _clip_stems(rows: pd.DataFrame) -> list[str]:
 def write_curves(curves: dict, rows: pd.DataFrame, folder) -> dict:
     """Each spotted row's motion curve as ``<stem>.motion.csv`` with its PNG beside it; {row index: PNG path}."""
     from ..evaluation.plots import plot_motion_curve
-    from ..evaluation.results import atomic_write_bytes
 
     folder, stems, written = Path(folder), _clip_stems(rows), {}
     for i, spot in curves.items():
