@@ -16,13 +16,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "mer_keras"
 MAX_LINES = 80
 
-CYCLE_EDGES = {
-    ("mer_keras.datasets.manifest", "mer_keras.datasets.precomputed"):
-        "validate() hands precomputed manifests to validate_precomputed; issue 23: one validation module",
-    ("mer_keras.datasets.megc2019", "mer_keras.datasets.load"):
-        "composite() calls load_manifest per dataset, which dispatches 'megc2019' back to composite(); issue 23: "
-        "the composite moves above the loaders",
-}
+CYCLE_EDGES = {}
 """Import edges (importer, imported) allowed to close a cycle; every other cycle fails."""
 
 CLI_MODULES = ("mer_keras.cli", "mer_keras.__main__", "mer_keras.datasets.synthme_commands")
@@ -37,9 +31,6 @@ load at import time (``import mer_keras`` and ``mer_keras.evaluation`` stay free
 FUNCTION_IMPORTS = {
     ("mer_keras.evaluation", "__getattr__"): "plots (matplotlib) and baselines (OpenCV) load on first use",
     ("mer_keras.models.registry", "resolve"): "the builders' modules load Keras; the registry lists models without",
-    ("mer_keras.datasets.load", "load_manifest"): "megc2019 composite: the allowed cycle (CYCLE_EDGES)",
-    ("mer_keras.datasets.megc2019", "composite"): "megc2019 composite: the allowed cycle (CYCLE_EDGES)",
-    ("mer_keras.datasets.manifest", "validate"): "precomputed validation: the allowed cycle (CYCLE_EDGES)",
     ("mer_keras.training.predict", "load_export"): "networks and models load TensorFlow; predict's manifest "
                                                    "helpers stay light",
     ("mer_keras.training.predict", "write_curves"): "evaluation.plots loads matplotlib, only when curves are drawn",
@@ -53,7 +44,6 @@ LONG_FUNCTIONS = {
     ("mer_keras.datasets.smic_e", "read"): "to split in the issue-23 refactor (datasets room)",
     ("mer_keras.datasets.commands", "run"): "to split in the issue-23 refactor (one branch per subcommand)",
     ("mer_keras.datasets.precomputed", "read"): "to split in the issue-23 refactor (datasets room)",
-    ("mer_keras.datasets.manifest", "validate"): "to split in the issue-23 refactor (one validation module)",
 }
 """(module, function) pairs allowed over ``MAX_LINES`` lines, with the reason."""
 

@@ -33,23 +33,28 @@ import numpy as np
 import pandas as pd
 
 from .labels import PROTOCOL_MAPPERS, classes_for
-from .manifest import (
-    APEX_SOURCES,
-    COLUMNS,
-    IMAGE_EXTENSIONS,
-    ManifestError,
-    Problem,
-    stem_collisions,
+from .megc2019_list import (
+    LIST_DATABASES,
+    megc2019_class,
+    native_key,
+    read_official_list,
 )
-from .megc2019 import LIST_DATABASES, megc2019_class, native_key, read_official_list
 from .reading import SKIPPED_COLUMNS, check_on_error
 from .registry import ALIASES, DATASETS
+from .schema import (  # input_columns, is_precomputed, representations: importable here as before
+    COLUMNS,
+    IMAGE_EXTENSIONS,
+    INPUT_PREFIX,
+    PRECOMPUTED_APEX,
+    ManifestError,
+    Problem,
+    input_columns,  # noqa: F401
+    is_precomputed,  # noqa: F401
+    representations,  # noqa: F401
+)
 from .sheets import as_text, normalise
+from .validation import validate_precomputed
 
-INPUT_PREFIX = "input_"
-"""Column prefix of a precomputed input: ``input_flow`` holds the path of the clip's flow file."""
-PRECOMPUTED_APEX = "precomputed"
-"""``apex_source`` of a precomputed row: the apex is the one the files' maker chose, unknown here."""
 SUFFIXES = IMAGE_EXTENSIONS + (".npy", ".npz")
 FOLD_SPLITS = ("u_train", "u_test")
 MEGC_DATASETS = tuple(LIST_DATABASES.values())
@@ -103,19 +108,6 @@ def own_dataset(names) -> str | None:
         return None
     name = next(iter(used))
     return None if difflib.get_close_matches(name, sorted(KNOWN_DATASETS), n=1, cutoff=0.75) else name
-
-
-def input_columns(df) -> list[str]:
-    return [c for c in df.columns if str(c).startswith(INPUT_PREFIX)]
-
-
-def is_precomputed(df) -> bool:
-    """Whether a manifest holds precomputed inputs (any ``input_*`` column) rather than frame folders."""
-    return bool(input_columns(df))
-
-
-def representations(df) -> list[str]:
-    return [c[len(INPUT_PREFIX):] for c in input_columns(df)]
 
 
 def canonical(dataset: str, subject, clip) -> tuple[str, str, str]:
@@ -388,57 +380,3 @@ def read(inputs: dict, labels=None, megc_gt=None, *, dataset=None, protocol=None
 
 def skipped_counts(df) -> pd.DataFrame:
     return pd.DataFrame(df.attrs.get("skipped", []), columns=list(SKIPPED_COLUMNS))
-
-
-def validate_precomputed(df: pd.DataFrame, check_frames: bool = True, raise_on_error: bool = True, *,
-                         lines=None, file=None):
-    """``manifest.validate`` for a precomputed manifest: identity, labels and one file per input column.
-
-    ``lines`` (one per row) names each row in the messages instead of the table index (a CSV line)."""
-    problems: list[Problem] = []
-    needed = ("dataset", "subject", "clip", "emotion", "label", "class_name", "protocol", "apex_source")
-    missing = [c for c in needed if c not in df.columns]
-    if missing or not is_precomputed(df):
-        problems.append(Problem("-", "", "", f"missing column(s) {missing + ([] if is_precomputed(df) else ['input_<representation>'])}"
-                                f" of a precomputed manifest"))
-        if raise_on_error:
-            raise ManifestError(problems)
-        return problems
-    dup = df.duplicated(subset=["dataset", "subject", "clip"], keep=False)
-    problems += stem_collisions(df, file)
-    locators = list(df.index) if lines is None else list(lines)
-    for (i, row), where in zip(df.iterrows(), locators):
-        clip = f"{row['subject']}/{row['clip']}"
-        src = str(row.get("source", "") or "")
-        src = (src if src != "nan" else "") or file or ""
-
-        def bad(msg, _i=where, _clip=clip, _src=src):
-            problems.append(Problem(_i, _clip, _src, msg))
-
-        if dup[i]:
-            bad("duplicate (dataset, subject, clip) id")
-        if not str(row["subject"]).startswith(f"{row['dataset']}/"):
-            bad(f"subject {row['subject']!r} is not qualified by its dataset {row['dataset']!r}")
-        if row["apex_source"] not in APEX_SOURCES + (PRECOMPUTED_APEX,):
-            bad(f"apex_source {row['apex_source']!r} is not one of {APEX_SOURCES + (PRECOMPUTED_APEX,)}")
-        protocol = str(row["protocol"])
-        if protocol != "all":
-            try:
-                classes = classes_for(protocol)
-            except ValueError as e:
-                bad(str(e))
-                continue
-            lab = row["label"]
-            if not (str(lab).lstrip("-").isdigit() and 0 <= int(lab) < len(classes)):
-                bad(f"label {lab!r} is not a class index of protocol {protocol} {classes}")
-            elif classes[int(lab)] != row["class_name"]:
-                bad(f"class_name {row['class_name']!r} does not match label {lab} ({classes[int(lab)]})")
-        for col in input_columns(df):
-            value = row[col]
-            if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
-                bad(f"no file in column {col}")
-            elif check_frames and not Path(str(value)).is_file():
-                bad(f"{col} file {value} does not exist")
-    if problems and raise_on_error:
-        raise ManifestError(problems)
-    return problems
