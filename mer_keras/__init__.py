@@ -3,36 +3,26 @@
 The public entry points (``mer_keras.run_loso``, ``mer_keras.reproduce``, ...) are loaded on first use, so
 ``import mer_keras`` and the dataset tools stay fast (TensorFlow, dlib and OpenCV load only when needed).
 """
-import importlib
-
 from . import registration as _registration
+from .lazy import lazy_exports
 
 __version__ = "0.2.0"
 
-_PUBLIC = {
-    "load_manifest": "mer_keras.datasets", "read_manifest": "mer_keras.datasets",
-    "generate_synthme": ("mer_keras.datasets.synthme", "generate"),
-    "prepare": "mer_keras.preprocessing",
-    "build_model": ("mer_keras.models", "build"), "list_models": "mer_keras.models",
-    "load_experiment": "mer_keras.training.config", "list_experiments": "mer_keras.training.config",
-    "reproduce": "mer_keras.training.reproduce", "run_loso": "mer_keras.api",
-    "load_export": "mer_keras.training.export",
-    "predict_clip": "mer_keras.training.predict",
-    "pooled_scores": "mer_keras.evaluation", "loso_folds": "mer_keras.evaluation",
-    "bootstrap_ci": "mer_keras.evaluation.bootstrap", "paired_bootstrap": "mer_keras.evaluation.bootstrap",
-    "plot_confusion_matrix": "mer_keras.evaluation.plots", "results_table": "mer_keras.evaluation.report",
+_EXPORTS = {
+    "load_manifest": ".datasets", "read_manifest": ".datasets",
+    "generate_synthme": ".datasets.synthme:generate",
+    "prepare": ".preprocessing",
+    "build_model": ".models:build", "list_models": ".models",
+    "load_experiment": ".training.config", "list_experiments": ".training.config",
+    "reproduce": ".training.reproduce", "run_loso": ".api",
+    "load_export": ".training.export",
+    "predict_clip": ".training.predict",
+    "pooled_scores": ".evaluation", "loso_folds": ".evaluation",
+    "bootstrap_ci": ".evaluation.bootstrap", "paired_bootstrap": ".evaluation.bootstrap",
+    "plot_confusion_matrix": ".evaluation.plots", "results_table": ".evaluation.report",
 }
-__all__ = [*sorted(_PUBLIC), "__version__"]  # noqa: PLE0604 - the lazy table above is the list
-
-
-def __getattr__(name):
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'mer_keras' has no attribute {name!r}")
-    target = _PUBLIC[name]
-    module, attr = target if isinstance(target, tuple) else (target, name)
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
+__getattr__, _dir, _names = lazy_exports(__name__, _EXPORTS)
+__all__ = [*_names, "__version__"]  # noqa: PLE0604 - the lazy table above is the list
 
 
 def __dir__():
