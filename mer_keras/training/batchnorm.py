@@ -14,6 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .networks import per_model
+
 
 def batchnorm_layers(model) -> list:
     """Every trainable BatchNormalization layer of ``model``, nested ones included (frozen ones keep theirs)."""
@@ -57,11 +59,9 @@ def recompute_batchnorm_statistics(model, x, batch_size: int = 32) -> int:
 
 
 _CALLS: dict = {}
-"""id(model) -> (model, traced training-mode call): one trace per network (the runner reuses a network's
-object across folds, as ``networks.fresh_model`` does), about 10x faster than eager calls."""
+"""id(model) -> (model, traced training-mode call), see ``networks.per_model``: one trace per network, about 10x
+faster than eager calls."""
 
 
 def _training_mode_call(model):
-    if id(model) not in _CALLS or _CALLS[id(model)][0] is not model:
-        _CALLS[id(model)] = (model, tf.function(lambda batch: model(batch, training=True)))
-    return _CALLS[id(model)][1]
+    return per_model(_CALLS, model, lambda net: tf.function(lambda batch: net(batch, training=True)))

@@ -32,7 +32,7 @@ from .config import NetworkConfig, build_section
 
 _ARCHITECTURES: dict = {}   # architecture key -> traced model
 _INITIAL: dict = {}         # (architecture key, seed) -> (weights, seed-generator states)
-_EMBEDDINGS: dict = {}      # id(model) -> (model, embedding model)
+_EMBEDDINGS: dict = {}      # id(model) -> (model, embedding model), see per_model
 logger = logging.getLogger("mer_keras")
 
 
@@ -283,11 +283,19 @@ def fresh_model(model: str, input_shape, num_classes: int, network: NetworkConfi
     return net
 
 
+def per_model(store: dict, model, make):
+    """``make(model)``, made once per model object and kept in ``store`` (id -> (model, made)), not as an
+    attribute, where Keras would track it as a sub-model. The runner reuses a network's object across folds
+    (``fresh_model``), so what is made from it (a traced call, an embedding model) is made once per network;
+    the stored model keeps its id from being reused."""
+    if id(model) not in store:
+        store[id(model)] = (model, make(model))
+    return store[id(model)][1]
+
+
 def embedding_of(model):
     """The pooled-feature model of ``model`` (shares its layers), made once per model."""
-    if id(model) not in _EMBEDDINGS:  # not an attribute: Keras would track it as a sub-model
-        _EMBEDDINGS[id(model)] = (model, embedding_model(model))
-    return _EMBEDDINGS[id(model)][1]
+    return per_model(_EMBEDDINGS, model, embedding_model)
 
 
 def head_layer_names(model) -> list[str]:
