@@ -40,7 +40,6 @@ FUNCTION_IMPORTS = {
 
 LONG_FUNCTIONS = {
     ("mer_keras.training.config", "load_experiment"): "to split in the issue-23 refactor (config resolved once)",
-    ("mer_keras.training.reproduce", "_run"): "to split in the issue-23 refactor (plan -> inputs -> runner -> report)",
     ("mer_keras.datasets.smic_e", "read"): "to split in the issue-23 refactor (datasets room)",
     ("mer_keras.datasets.commands", "run"): "to split in the issue-23 refactor (one branch per subcommand)",
     ("mer_keras.datasets.precomputed", "read"): "to split in the issue-23 refactor (datasets room)",

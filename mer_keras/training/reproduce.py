@@ -1,44 +1,38 @@
 """`mer-keras reproduce`: a paper's whole pipeline, LOSO over subjects, resumable, with its table.
 
-Data (SynthME generated on demand, or a manifest CSV) -> cached preprocessing -> per variant: the macro-
-expression pre-training once when the variant has one -> the runner's LOSO folds -> pooled scores beside the
-published ones, MEGC logs, figures, and an export trained on all subjects when asked.
+One way through: plan (variants, run settings, executor, folders) -> inputs (data, cached preprocessing) ->
+runner (per variant: the macro-expression pre-training once when it has one, then the LOSO folds) -> report
+(``evaluation.run_report``: pooled scores beside the published ones, same-fold baselines, MEGC logs,
+figures). An export trained on all subjects (and its t-SNE) is made when asked.
 """
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..evaluation import FoldStore, loso_folds, pooled_scores, write_megc_log
-from ..evaluation.baselines import baseline_predictions, baseline_results
-from ..evaluation.bootstrap import intervals_of
-from ..evaluation.plots import (
-    plot_confusion_matrix,
-    plot_scores_with_baselines,
-    plot_training_curves,
-    plot_tsne,
-)
+from ..evaluation.plots import plot_tsne
 from ..evaluation.protocols import counts_beside_published
-from ..evaluation.published import published_facts
-from ..evaluation.report import format_table, results_table
-from ..evaluation.results import (
-    atomic_write_json,
-    claim_run_dir,
-    fold_details,
-    library_versions,
-    read_results_json,
-    write_results_json,
+from ..evaluation.results import claim_run_dir, library_versions, read_results_json
+from ..evaluation.run_report import (  # noqa: F401 - intervals_by_dataset, leak_description, print_table: importable here as before
+    intervals_by_dataset,
+    leak_description,
+    not_comparable_because,
+    print_table,
+    report_variant,
+    same_fold_baselines,
+    write_run,
 )
-from ..evaluation.stage_report import plot_stages, stage_summary
+from ..io import atomic_write_json
 from ..models import embedding_model
 from .config import (
     ExperimentConfig,
@@ -68,6 +62,40 @@ from .runner import LosoInputs, export_model, run_variant
 from .stages import PRETRAIN_STAGES, TrainSet
 
 logger = logging.getLogger("mer_keras")
+
+
+@dataclass
+class RunPlan:
+    """What a run does and where: the chosen variants (leaky twins added), run settings, fold executor, folders."""
+
+    chosen: list[VariantConfig]
+    settings: RunSettings
+    executor: object
+    run_dir: Path
+    cache: Path
+
+
+@dataclass
+class RunInputs:
+    """What every variant of a run shares: the manifests, the prepared arrays (fine-tuning input, and each
+    distinct pre-training input by fingerprint) and what the report says of the clip set."""
+
+    micro: pd.DataFrame
+    macro: pd.DataFrame | None
+    classes: list
+    x: np.ndarray
+    pre_inputs: dict
+    fallbacks: list
+    prepare_s: float
+    comparable_clips: bool
+    clip_note: str
+    beside: str | None
+
+    def loso(self, v: VariantConfig) -> LosoInputs:
+        pre = v.pretrain_input()
+        x_pre = None if pre is None or pre == v.preprocess else self.pre_inputs[fingerprint(pre)][0]
+        return LosoInputs(x=self.x, y=self.micro["label"].to_numpy(), groups=self.micro["subject"].astype(str).to_numpy(),
+                          rows=self.micro, num_classes=len(self.classes), x_pre=x_pre)
 
 
 def macro_pretrain(variant: VariantConfig, macro, cache: Path, run_dir: Path, seed: int, classes) -> Path:
@@ -138,6 +166,48 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
 
 def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, overrides, macro_manifest, tsne, jobs,
          executor, address, subjects, tensorboard, also_leaky, t0) -> dict:
+    """plan -> inputs -> runner (each variant, reported as its folds are in) -> the run's report."""
+    plan = plan_run(exp, variants=variants, also_leaky=also_leaky, executor=executor, jobs=jobs, address=address,
+                    out=out, cache=cache)
+    inputs = run_inputs(exp, plan, data, seed, macro_manifest)
+    previous = read_results_json(plan.run_dir) if (plan.run_dir / "results.json").is_file() else {}
+    results_variants = dict(previous.get("variants", {}))  # variants run earlier into this folder stay
+    predictions = {}
+    for v in plan.chosen:
+        t = time.perf_counter()
+        loso = inputs.loso(v)
+        macro_weights = macro_pretrain(v, inputs.macro, plan.cache, plan.run_dir, seed, inputs.classes) \
+            if v.pretrain.kind == "macro" else None
+        # the thread count each fold really gets (``threads`` 0 depends on cores and --jobs): a resume with
+        # another is refused, since TensorFlow's sums depend on it
+        extra = {**plan.settings.as_dict(), "threads_per_fold": plan.executor.threads_per_fold}
+        preds = run_variant(v, loso, plan.run_dir, seed, macro_weights=macro_weights, executor=plan.executor,
+                            extra_setup=extra, subjects=subjects, tensorboard=tensorboard)
+        if preds is None:
+            logger.info("[%s] folds %s written; the run without --subject gathers all folds", v.name,
+                        ", ".join(subjects or []))
+            continue
+        predictions[v.name] = preds
+        reasons = not_comparable_because(v, clip_note=inputs.clip_note, comparable_clips=inputs.comparable_clips,
+                                         overridden=bool(overrides), synthetic=data == SYNTHME)
+        results_variants[v.name] = report_variant(
+            v, preds, plan.run_dir, classes=inputs.classes, seed=seed, reasons=reasons, config=to_plain(v),
+            provenance=provenance(overrides, seed, plan.settings, plan.executor.threads_per_fold), started=t)
+        if export or tsne:
+            out_dir = export_model(v, loso, plan.run_dir, seed, classes=inputs.classes,
+                                   preprocess=exp.variants[0].preprocess, macro_weights=macro_weights,
+                                   extra_setup=extra)
+            if tsne:
+                tsne_of_export(out_dir, inputs.x, inputs.micro, inputs.classes, plan.run_dir / f"tsne_{v.name}.png")
+    if not predictions:  # only some folds ran (--subject): nothing to pool yet
+        return {"run_dir": str(plan.run_dir), "partial": True}
+    return report_run(exp, plan, inputs, data=data, seed=seed, overrides=overrides, variants=results_variants,
+                      predictions=predictions, baselines=previous.get("baselines") or {}, t0=t0)
+
+
+def plan_run(exp: ExperimentConfig, *, variants, also_leaky, executor, jobs, address, out, cache) -> RunPlan:
+    """The variants to run, the run settings applied to this process, the fold executor, and the run folder
+    claimed for this experiment."""
     chosen = exp.select(variants)
     if also_leaky:
         chosen += [with_test_fold_selection(v) for v in chosen if not v.leaky]
@@ -148,18 +218,23 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
     run_dir = Path(out or Path("runs") / exp.name)
     cache = Path(cache or run_dir.parent / "cache")
     claim_run_dir(run_dir, exp.name)
-    micro, macro = load_data(exp, data, cache, seed, macro_manifest, [v.name for v in chosen])
+    return RunPlan(chosen, settings, fold_executor, run_dir, cache)
+
+
+def run_inputs(exp: ExperimentConfig, plan: RunPlan, data: str, seed: int, macro_manifest) -> RunInputs:
+    """The run's data, prepared once: the fine-tuning input and each distinct pre-training input."""
+    micro, macro = load_data(exp, data, plan.cache, seed, macro_manifest, [v.name for v in plan.chosen])
     if micro["subject"].nunique() < 2:
         raise InputError(f"{data}: LOSO needs at least 2 subjects, this data holds {micro['subject'].nunique()} "
                          f"({', '.join(map(str, micro['subject'].unique()[:1]))})")
     classes = class_names(micro)
     t = time.perf_counter()
-    x, fallbacks = prepared(micro, exp.variants[0].preprocess, cache)
+    x, fallbacks = prepared(micro, exp.variants[0].preprocess, plan.cache)
     pre_inputs = {}
-    for v in chosen:
+    for v in plan.chosen:
         pre = v.pretrain_input()
         if pre is not None and pre != v.preprocess and fingerprint(pre) not in pre_inputs:
-            pre_inputs[fingerprint(pre)] = prepared(micro, pre, cache)
+            pre_inputs[fingerprint(pre)] = prepared(micro, pre, plan.cache)
             fallbacks += pre_inputs[fingerprint(pre)][1]
     prepare_s = time.perf_counter() - t
     logger.info("%d clips, %d subjects, input %s, classes %s (%.1fs preprocessing)", len(micro),
@@ -168,139 +243,32 @@ def _run(exp: ExperimentConfig, *, data, out, cache, seed, variants, export, ove
     beside = counts_beside_published(micro)  # e.g. paper 001's 246 CASME II clips, other 51.2 %
     if beside:
         logger.info("%s", beside)
-    y, groups = micro["label"].to_numpy(), micro["subject"].astype(str).to_numpy()
+    return RunInputs(micro, macro, classes, x, pre_inputs, fallbacks, prepare_s, comparable_clips, clip_note, beside)
 
-    previous = read_results_json(run_dir) if (run_dir / "results.json").is_file() else {}
-    results_variants = dict(previous.get("variants", {}))  # variants run earlier into this folder stay
-    predictions = {}
-    for v in chosen:
-        t = time.perf_counter()
-        pre = v.pretrain_input()
-        x_pre = None if pre is None or pre == v.preprocess else pre_inputs[fingerprint(pre)][0]
-        inputs = LosoInputs(x=x, y=y, groups=groups, rows=micro, num_classes=len(classes), x_pre=x_pre)
-        macro_weights = macro_pretrain(v, macro, cache, run_dir, seed, classes) if v.pretrain.kind == "macro" \
-            else None
-        # the thread count each fold really gets (``threads`` 0 depends on cores and --jobs): a resume with
-        # another is refused, since TensorFlow's sums depend on it
-        extra = {**settings.as_dict(), "threads_per_fold": fold_executor.threads_per_fold}
-        preds = run_variant(v, inputs, run_dir, seed, macro_weights=macro_weights, executor=fold_executor,
-                            extra_setup=extra, subjects=subjects, tensorboard=tensorboard)
-        if preds is None:
-            logger.info("[%s] folds %s written; the run without --subject gathers all folds", v.name,
-                        ", ".join(subjects or []))
-            continue
-        predictions[v.name] = preds
-        scores = pooled_scores(preds, labels=list(range(len(classes))))
-        details = fold_details(run_dir, v.name)
-        reasons = [r for r, bad in ((clip_note, not comparable_clips), ("run with --set overrides", bool(overrides)),
-                                    ("leaky rule: " + leak_description(v), v.leaky), ("synthetic data", data == SYNTHME)) if bad]
-        results_variants[v.name] = {
-            "label": v.label, "model": v.model, "published": v.published, "leaky": v.leaky,
-            "description": leak_description(v),
-            "scores": scores, "intervals": intervals_by_dataset(preds, seed, len(classes)),
-            "comparable": not reasons, "not_comparable_because": reasons,
-            "config": to_plain(v), "provenance": provenance(overrides, seed, settings,
-                                                                fold_executor.threads_per_fold),
-            "timings": {"variant_s_this_run": time.perf_counter() - t,
-                        "predict_ms_per_sample": _mean([d["timings"].get("predict_ms_per_sample")
-                                                        for d in details])},
-            "head_params": [d["head"] for d in details],
-            "collapsed_folds": sum(bool(d["history"].get("collapse", {}).get("collapsed")) for d in details),
-            "folds": len(details),
-            "stages": stage_summary(details),
-        }
-        if any(stage in results_variants[v.name]["stages"] for stage in ("pretrain", "finetune")):
-            plot_stages(results_variants[v.name]["stages"], run_dir / f"stages_{v.name}.png",
-                        title=f"{v.label}: stage report", chance=1 / len(classes))
-        write_megc_log(preds, run_dir / f"megc_log_{v.name}.txt")
-        plot_confusion_matrix(preds["y_true"], preds["y_pred"], classes, run_dir / f"confusion_{v.name}.png",
-                              title=f"{v.label} (pooled LOSO)")
-        curves = [{k: h[k] for k in ("loss", "accuracy", "learning_rate", "inner_val_uar") if h.get(k)}
-                  for h in (d["history"].get("finetune", {}) for d in details)]
-        curves = [c for c in curves if c]  # no epoch trained (fixed features, e.g. LBP-TOP): nothing to draw
-        if curves:
-            plot_training_curves(curves, run_dir / f"curves_{v.name}.png")
-        if export or tsne:
-            out_dir = export_model(v, inputs, run_dir, seed, classes=classes, preprocess=exp.variants[0].preprocess,
-                                   macro_weights=macro_weights, extra_setup=extra)
-            if tsne:
-                tsne_of_export(out_dir, x, micro, classes, run_dir / f"tsne_{v.name}.png")
-    if not predictions:  # only some folds ran (--subject): nothing to pool yet
-        return {"run_dir": str(run_dir), "partial": True}
-    baselines = previous.get("baselines") or {}
+
+def report_run(exp: ExperimentConfig, plan: RunPlan, inputs: RunInputs, *, data, seed, overrides, variants,
+               predictions, baselines, t0) -> dict:
+    """Same-fold baselines when the experiment asks for them (else those of an earlier run stay), then
+    results.json and the run's figures (``evaluation.run_report.write_run``)."""
     if exp.baselines:
         t = time.perf_counter()
-        flow = next((pre_inputs[k][0] for k in pre_inputs), None)
+        flow = next((inputs.pre_inputs[k][0] for k in inputs.pre_inputs), None)
         # a sequence of face frames ends at the apex: the floors read that apex frame, as with frames = "apex"
-        apex = x[:, -1] if exp.variants[0].preprocess.frames == "sequence" else x
-        baselines = same_fold_baselines(apex, flow, micro, classes, run_dir, seed)
+        apex = inputs.x[:, -1] if exp.variants[0].preprocess.frames == "sequence" else inputs.x
+        baselines = same_fold_baselines(apex, flow, inputs.micro, inputs.classes, plan.run_dir, seed)
         logger.info("same-fold baselines in %.1fs", time.perf_counter() - t)
-    main = next(v.name for v in exp.variants if v.name in results_variants)
-    if main in predictions:
-        write_megc_log(predictions[main], run_dir / "megc_log.txt")
+    main = next(v.name for v in exp.variants if v.name in variants)
+    micro = inputs.micro
     config = {"name": exp.name, "paper": exp.paper, "title": exp.title, "protocol": exp.protocol,
               "source_file": exp.source_file, "deviations": list(exp.deviations), "data": data,
-              "synthme_reductions": exp.synthme_reductions, "classes": classes,
-              "variants": [v.name for v in exp.variants if v.name in results_variants]}
-    write_results_json(run_dir, config=config, scores=results_variants[main]["scores"],
-                       variants=results_variants,
-                       timings={"prepare_s": prepare_s, "total_s_this_run": time.perf_counter() - t0},
-                       seeds={"seed": seed},
-                       extra={"experiment": exp.name, "paper": exp.paper, "dataset": data,
-                              "synthetic": data == SYNTHME, "overridden": bool(overrides),
-                              "n_clips": len(micro), "n_subjects": int(micro["subject"].nunique()),
-                              "face_fallbacks": fallbacks, "deterministic": settings.deterministic,
-                              "class_counts_beside_published": beside},
-                       baselines=baselines)
-    plot_scores_with_baselines(run_dir, run_dir / "scores_with_baselines.png")
-    results = json.loads((run_dir / "results.json").read_text())
-    results["run_dir"] = str(run_dir)
-    return results
-
-
-def same_fold_baselines(x, x_flow, micro, classes, run_dir: Path, seed: int) -> dict:
-    """The floors every result is read against, on the run's own LOSO folds: the training fold's majority
-    class and a linear SVM on the downsampled fine-tuning input (and on the flow pre-training input when
-    the experiment has one); C is chosen inside each training fold. Predictions are kept per fold."""
-    folds = loso_folds(micro)
-    labels = list(range(len(classes)))
-    entries, predictions = baseline_results(x, micro, folds, labels=labels, seed=seed)
-    if x_flow is not None:
-        preds = baseline_predictions(x_flow, micro, folds, kind="linear_svm", seed=seed)
-        entries["linear_svm_flow"] = {"label": "linear SVM on the flow pre-training input (same folds)",
-                                      "scores": pooled_scores(preds, labels=labels),
-                                      "intervals": {}}
-        predictions["linear_svm_flow"] = preds
-    for kind, preds in predictions.items():
-        entries[kind]["intervals"] = intervals_by_dataset(preds, seed, len(classes))
-        store = FoldStore(run_dir, f"baseline_{kind}")
-        for subject, part in preds.groupby("subject"):
-            store.save(subject, part)
-    return entries
-
-
-def leak_description(v: VariantConfig) -> str:
-    """What a leaky variant reads of the held-out subject ('' for a clean one)."""
-    parts = []
-    if v.finetune.checkpoint == "best_test_accuracy":
-        parts.append("the checkpoint is chosen by the test subject's accuracy")
-    if v.head.output_rule == "test_loss_leaky":
-        parts.append("each test clip's output is chosen by the loss on its own label (paper 001's rule)")
-    return "; ".join(parts)
-
-
-def intervals_by_dataset(preds, seed: int, num_classes: int) -> dict:
-    """Subject-bootstrap 95 % intervals of the pooled scores, for the composite and each dataset."""
-    labels = list(range(num_classes))
-    out = {"all": intervals_of(preds, seed=seed, labels=labels)}
-    for dataset, part in preds.groupby("dataset"):
-        out[str(dataset)] = intervals_of(part, seed=seed, labels=labels)
-    return out
-
-
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return float(np.mean(values)) if values else None
+              "synthme_reductions": exp.synthme_reductions, "classes": inputs.classes,
+              "variants": [v.name for v in exp.variants if v.name in variants]}
+    extra = {"experiment": exp.name, "paper": exp.paper, "dataset": data, "synthetic": data == SYNTHME,
+             "overridden": bool(overrides), "n_clips": len(micro), "n_subjects": int(micro["subject"].nunique()),
+             "face_fallbacks": inputs.fallbacks, "deterministic": plan.settings.deterministic,
+             "class_counts_beside_published": inputs.beside}
+    return write_run(plan.run_dir, config=config, variants=variants, predictions=predictions, main=main,
+                     prepare_s=inputs.prepare_s, started=t0, seed=seed, extra=extra, baselines=baselines)
 
 
 def tsne_of_export(export_dir: Path, x, micro, classes, path: Path) -> Path:
@@ -310,24 +278,3 @@ def tsne_of_export(export_dir: Path, x, micro, classes, path: Path) -> Path:
     feats = batched_outputs(embedding_model(model), x)
     return plot_tsne(feats, micro["label"].to_numpy(), path, class_names=classes,
                      title="t-SNE of embeddings (model trained on all subjects)")
-
-
-def print_table(run_dirs, deviations=True) -> str:
-    """The run's rows beside the published numbers, then each experiment's listed deviations."""
-    text = format_table(results_table([str(r) for r in run_dirs]))
-    for run_dir in run_dirs:
-        paper = read_results_json(run_dir).get("config", {}).get("paper")
-        facts = published_facts(paper) if paper else None
-        if facts is not None and len(facts):
-            for f in facts.itertuples():
-                if "not published" in str(f.value):
-                    text += f"\n{paper}: {f.what}: {f.value} ({f.source})\n"
-    if deviations:
-        for run_dir in run_dirs:
-            doc = read_results_json(run_dir)
-            devs = doc.get("config", {}).get("deviations") or []
-            if devs:
-                text += f"\nDeviations from the paper ({doc['config'].get('name')}):\n"
-                text += "".join(f"  - {d}\n" for d in devs)
-    print(text)
-    return text
