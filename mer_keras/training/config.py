@@ -544,11 +544,38 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
     """Resolved and validated experiment; see the module docstring for the order of precedence."""
     raw = _read(name_or_path)
     where = f"{raw['source_file']}: "
+    _check_top_level_keys(raw, where)
+    overrides = dict(overrides or {})
+    reductions = _synthme_reductions(raw, overrides, where)  # takes --set synthme.* out of overrides
+    _check_overrides(overrides)
+    sections = _experiment_sections(raw, reductions if synthme else {}, overrides, where)
+    variants_raw = raw.get("variants") or []
+    if not variants_raw:
+        raise ConfigError(f"{where}defines no [[variants]]")
+    variants = [_variant(v, i, sections, overrides, where) for i, v in enumerate(variants_raw)]
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}variant names repeat: {names}")
+    top = _top_level(raw, overrides, where)
+    return ExperimentConfig(
+        name=top.get("name", raw["name"]), paper=top.get("paper", raw["name"]), title=top.get("title", ""),
+        protocol=top.get("protocol", "megc2019"), variants=tuple(variants), source_file=raw["source_file"],
+        synthme=_synthme_config(reductions, where), synthme_reductions=reductions if synthme else {},
+        deviations=tuple(top.get("deviations", ())), deterministic=top.get("deterministic", "auto"),
+        precision=top.get("precision", "float32"), threads=top.get("threads", 1),
+        baselines=top.get("baselines", True), macro_protocol=top.get("macro_protocol", "three-class"),
+        notes=top.get("notes", ""))
+
+
+def _check_top_level_keys(raw: dict, where: str) -> None:
     for key in raw:
         if key not in TOP_LEVEL and key not in SECTIONS and key not in ("variants", "synthme", "source_file"):
             raise ConfigError(where + _unknown("top-level key", key, set(TOP_LEVEL) | set(SECTIONS)
                                                | {"variants", "synthme"}))
-    overrides = dict(overrides or {})
+
+
+def _synthme_reductions(raw: dict, overrides: dict, where: str) -> dict:
+    """The ``[synthme]`` table with ``--set synthme.*`` on top (popped from ``overrides``), keys checked."""
     reductions = dict(raw.get("synthme", {}))
     for key in reductions:
         if key not in SYNTHME_TABLE:
@@ -558,53 +585,63 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
         for key in reductions:
             if key not in SYNTHME_TABLE:
                 raise ConfigError("--set synthme: " + _unknown("key", key, SYNTHME_TABLE))
+    return reductions
+
+
+def _check_overrides(overrides: dict) -> None:
+    """``--set`` names a section or run setting, and each section's values are valid on their own."""
     for key in overrides:
         if key not in SECTIONS and key not in RUN_SETTINGS:
             raise ConfigError("--set: " + _unknown("section", key, list(SECTIONS) + ["synthme", *RUN_SETTINGS]))
     for name in SECTIONS:
         if name in overrides:
             build_section(name, overrides[name], "--set ")
+
+
+def _experiment_sections(raw: dict, reductions: dict, overrides: dict, where: str) -> dict:
+    """The experiment-level tables (plain dicts): the TOML's, then the SynthME reductions (``reductions`` is
+    empty off SynthME), then ``--set``; each validated."""
     sections = {name: dict(raw.get(name, {})) for name in SECTIONS}
-    if synthme:
-        for name in SECTIONS:
-            sections[name] = merge(sections[name], reductions.get(name, {}))
-        if "size" in reductions:
-            sections["preprocess"]["size"] = reductions["size"]
+    for name in SECTIONS:
+        sections[name] = merge(sections[name], reductions.get(name, {}))
+    if "size" in reductions:
+        sections["preprocess"]["size"] = reductions["size"]
     for name in SECTIONS:
         sections[name] = merge(sections[name], overrides.get(name, {}))
     for name in SECTIONS:
         build_section(name, sections[name], where)  # validate the experiment-level tables themselves
-    variants_raw = raw.get("variants") or []
-    if not variants_raw:
-        raise ConfigError(f"{where}defines no [[variants]]")
-    variants = []
-    for i, v in enumerate(variants_raw):
-        vwhere = f"{where}variant {v.get('name', i + 1)!r}: "
-        for key in v:
-            if key not in VARIANT_KEYS:
-                raise ConfigError(vwhere + _unknown("key", key, VARIANT_KEYS))
-        if "name" not in v or "model" not in v:
-            raise ConfigError(vwhere + "a variant needs a name and a model")
-        if v["model"] not in MODELS:
-            raise ConfigError(vwhere + _unknown("model", v["model"], MODELS))
-        parts = {"preprocess": build_section("preprocess", sections["preprocess"], vwhere)}
-        for name in VARIANT_SECTIONS:  # the variant's own table, then --set on top (it applies to all variants)
-            values = merge(merge(sections[name], v.get(name, {})), overrides.get(name, {}))
-            parts[name] = build_section(name, values, vwhere)
-        if parts["preprocess"].frames == "sequence" and parts["preprocess"].representation != "apex":
-            raise ConfigError(vwhere + "preprocess.frames = 'sequence' takes the face frames of representation "
-                              f"'apex', not {parts['preprocess'].representation!r}")
-        if parts["finetune"].gradual_unfreezing and parts["finetune"].ema_momentum:
-            raise ConfigError(vwhere + "finetune.ema_momentum averages a fixed set of trainable weights: it cannot "
-                              "be combined with finetune.gradual_unfreezing")
-        if parts["preprocess"].frames == "sequence" and parts["pretrain"].kind == "macro":
-            raise ConfigError(vwhere + "preprocess.frames = 'sequence' (paper 000's fine-tuning on face frames) "
-                              "cannot feed macro-expression pre-training, which reads one image per sequence")
-        variants.append(VariantConfig(name=v["name"], model=v["model"], label=v.get("label", v["name"]),
-                                      published=v.get("published"), **parts))
-    names = [v.name for v in variants]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{where}variant names repeat: {names}")
+    return sections
+
+
+def _variant(v: dict, i: int, sections: dict, overrides: dict, where: str) -> VariantConfig:
+    """One ``[[variants]]`` entry over the experiment's tables, with the cross-field checks."""
+    vwhere = f"{where}variant {v.get('name', i + 1)!r}: "
+    for key in v:
+        if key not in VARIANT_KEYS:
+            raise ConfigError(vwhere + _unknown("key", key, VARIANT_KEYS))
+    if "name" not in v or "model" not in v:
+        raise ConfigError(vwhere + "a variant needs a name and a model")
+    if v["model"] not in MODELS:
+        raise ConfigError(vwhere + _unknown("model", v["model"], MODELS))
+    parts = {"preprocess": build_section("preprocess", sections["preprocess"], vwhere)}
+    for name in VARIANT_SECTIONS:  # the variant's own table, then --set on top (it applies to all variants)
+        values = merge(merge(sections[name], v.get(name, {})), overrides.get(name, {}))
+        parts[name] = build_section(name, values, vwhere)
+    if parts["preprocess"].frames == "sequence" and parts["preprocess"].representation != "apex":
+        raise ConfigError(vwhere + "preprocess.frames = 'sequence' takes the face frames of representation "
+                          f"'apex', not {parts['preprocess'].representation!r}")
+    if parts["finetune"].gradual_unfreezing and parts["finetune"].ema_momentum:
+        raise ConfigError(vwhere + "finetune.ema_momentum averages a fixed set of trainable weights: it cannot "
+                          "be combined with finetune.gradual_unfreezing")
+    if parts["preprocess"].frames == "sequence" and parts["pretrain"].kind == "macro":
+        raise ConfigError(vwhere + "preprocess.frames = 'sequence' (paper 000's fine-tuning on face frames) "
+                          "cannot feed macro-expression pre-training, which reads one image per sequence")
+    return VariantConfig(name=v["name"], model=v["model"], label=v.get("label", v["name"]),
+                         published=v.get("published"), **parts)
+
+
+def _top_level(raw: dict, overrides: dict, where: str) -> dict:
+    """The experiment's top-level values, converted, with ``--set`` run settings on top."""
     top = {}
     for key, constraint in TOP_LEVEL.items():
         if key in raw:
@@ -619,20 +656,17 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
                 top[key] = TOP_LEVEL[key].coerce(str(value).lower() if key == "deterministic" else value)
             except ValueError as e:
                 raise ConfigError(f"--set {key}: {e}") from None
-    synth = {k: v for k, v in reductions.items() if k in {f.name for f in fields(SynthMEConfig)}}
+    return top
+
+
+def _synthme_config(reductions: dict, where: str) -> SynthMEConfig:
+    """The SynthME corpus settings of the reductions (the section tables and ``size`` apply elsewhere)."""
     synth_cls = {f.name: f for f in fields(SynthMEConfig)}
+    synth = {k: v for k, v in reductions.items() if k in synth_cls}
     try:
-        synth = SynthMEConfig(**{k: synth_cls[k].metadata["constraint"].coerce(v) for k, v in synth.items()})
+        return SynthMEConfig(**{k: synth_cls[k].metadata["constraint"].coerce(v) for k, v in synth.items()})
     except ValueError as e:
         raise ConfigError(f"{where}[synthme]: {e}") from None
-    return ExperimentConfig(
-        name=top.get("name", raw["name"]), paper=top.get("paper", raw["name"]), title=top.get("title", ""),
-        protocol=top.get("protocol", "megc2019"), variants=tuple(variants), source_file=raw["source_file"],
-        synthme=synth, synthme_reductions=reductions if synthme else {},
-        deviations=tuple(top.get("deviations", ())), deterministic=top.get("deterministic", "auto"),
-        precision=top.get("precision", "float32"), threads=top.get("threads", 1),
-        baselines=top.get("baselines", True), macro_protocol=top.get("macro_protocol", "three-class"),
-        notes=top.get("notes", ""))
 
 
 def parse_overrides(items) -> dict:
