@@ -39,9 +39,6 @@ FUNCTION_IMPORTS = {
 """(module, function) pairs allowed to import inside the function, with the reason."""
 
 LONG_FUNCTIONS = {
-    ("mer_keras.datasets.smic_e", "read"): "to split in the issue-23 refactor (datasets room)",
-    ("mer_keras.datasets.commands", "run"): "to split in the issue-23 refactor (one branch per subcommand)",
-    ("mer_keras.datasets.precomputed", "read"): "to split in the issue-23 refactor (datasets room)",
 }
 """(module, function) pairs allowed over ``MAX_LINES`` lines, with the reason."""
 

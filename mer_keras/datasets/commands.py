@@ -90,66 +90,24 @@ def _reader_options(args) -> dict:
     return opts
 
 
-def run(args) -> int:
-    import pandas as pd
+class _Usage(Exception):
+    """Arguments that cannot work together: the message is printed as is, exit status 2, nothing written."""
 
-    from .labels import IMAGE_PROTOCOLS
-    from .load import load_manifest
-    from .manifest import ManifestError, read_manifest, write_manifest
+
+def run(args) -> int:
+    from .manifest import ManifestError, write_manifest
     from .reading import skipped_table
 
     if args.validate:
-        try:
-            df = read_manifest(args.validate, check_frames=args.check_frames, decode_frames=args.check_frames)
-        except ManifestError as e:
-            print(f"{args.validate}: {e}", file=sys.stderr)
-            return 2
-        print(f"{args.validate}: {len(df)} rows, all valid")
-        print(pd.crosstab(df["dataset"], df["class_name"], margins=True, margins_name="total").to_string())
-        return 0
+        return _validate(args)
     if not args.dataset or not args.out:
         print("mer-keras manifest: give DATASET and --out (or --validate CSV)", file=sys.stderr)
         return 2
-    on_error = "report" if args.keep_going else "raise"
     try:
-        if args.dataset.lower() == "precomputed":  # ready input files (datasets.precomputed)
-            from .precomputed import read as read_precomputed
-
-            bad = [s for s in args.input if "=" not in s]
-            if not args.input or bad:
-                print("mer-keras manifest precomputed: give --input NAME=DIR (e.g. --input flow=norm_u_v_os)"
-                      + (f"; not NAME=DIR: {bad}" if bad else ""), file=sys.stderr)
-                return 2
-            pairs = [s.split("=", 1) for s in args.input]
-            repeated = sorted({n for n, _ in pairs if [m for m, _ in pairs].count(n) > 1})
-            if repeated:
-                folders = [d for n, d in pairs if n == repeated[0]]
-                print(f"mer-keras manifest precomputed: --input {repeated[0]}= is given {len(folders)} times "
-                      f"({', '.join(folders)}); give each representation once", file=sys.stderr)
-                return 2
-            inputs = dict(pairs)
-            df = read_precomputed(inputs, labels=args.labels, megc_gt=args.megc_gt, protocol=args.protocol,
-                                  on_error=on_error)
-        elif args.dataset.lower() == "megc2019":
-            roots = {"casme2": args.casme2, "samm": args.samm, "smic": args.smic}
-            if args.root or not any(roots.values()):
-                print("mer-keras manifest megc2019: give --casme2/--samm/--smic roots (not --root)", file=sys.stderr)
-                return 2
-            if args.sheet or args.frames:
-                print("mer-keras manifest megc2019: --sheet/--frames name one dataset's files; point each root "
-                      "at a single release instead (or call megc2019.composite with casme2_sheet=...)",
-                      file=sys.stderr)
-                return 2
-            opts = {f"{prefix}_missing_apex": args.missing_apex for prefix in ("casme2", "samm")
-                    if args.missing_apex and roots[prefix]}
-            df = load_manifest("megc2019", megc_gt=args.megc_gt, on_error=on_error,
-                               **{k: v for k, v in roots.items() if v}, **opts)
-        else:
-            if not args.root:
-                print(f"mer-keras manifest {args.dataset}: give --root", file=sys.stderr)
-                return 2
-            df = load_manifest(args.dataset, args.root, protocol=args.protocol, megc_gt=args.megc_gt,
-                               on_error=on_error, **_reader_options(args))
+        df = _read(args, "report" if args.keep_going else "raise")
+    except _Usage as e:
+        print(e, file=sys.stderr)
+        return 2
     except ManifestError as e:
         print(f"nothing written: {e}", file=sys.stderr)
         return 2
@@ -166,15 +124,96 @@ def run(args) -> int:
     skipped = skipped_table(df)
     df.attrs.clear()
     if args.apex == "spot":
-        from ..preprocessing.spotting import spot_apexes
-
-        estimated = int(df["apex_source"].eq("middle").sum())
-        df = spot_apexes(df)
-        done = int(df["apex_source"].eq("spotted").sum())
-        print(f"apex spotted for {done} of {estimated} clip(s) with an estimated apex"
-              + (f"; {estimated - done} without motion keep the middle frame" if done < estimated else ""))
+        df = _spot(df)
     write_manifest(df, args.out)
     report = write_report(args.out, skipped, problems)
+    _print_written(args, df)
+    if len(skipped):
+        _print_left_out(skipped, report)
+    if problems:
+        print(f"{len(problems)} problem(s); those rows are not in {args.out}:", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _validate(args) -> int:
+    """``--validate CSV``: 0 with the clips per dataset and class, 2 with every problem."""
+    import pandas as pd
+
+    from .manifest import ManifestError, read_manifest
+
+    try:
+        df = read_manifest(args.validate, check_frames=args.check_frames, decode_frames=args.check_frames)
+    except ManifestError as e:
+        print(f"{args.validate}: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.validate}: {len(df)} rows, all valid")
+    print(pd.crosstab(df["dataset"], df["class_name"], margins=True, margins_name="total").to_string())
+    return 0
+
+
+def _read(args, on_error: str):
+    """The manifest of the command line's dataset: precomputed inputs, the MEGC 2019 composite or one dataset."""
+    from .load import load_manifest
+
+    if args.dataset.lower() == "precomputed":  # ready input files (datasets.precomputed)
+        return _read_precomputed(args, on_error)
+    if args.dataset.lower() == "megc2019":
+        roots = {"casme2": args.casme2, "samm": args.samm, "smic": args.smic}
+        if args.root or not any(roots.values()):
+            raise _Usage("mer-keras manifest megc2019: give --casme2/--samm/--smic roots (not --root)")
+        if args.sheet or args.frames:
+            raise _Usage("mer-keras manifest megc2019: --sheet/--frames name one dataset's files; point each root "
+                         "at a single release instead (or call megc2019.composite with casme2_sheet=...)")
+        opts = {f"{prefix}_missing_apex": args.missing_apex for prefix in ("casme2", "samm")
+                if args.missing_apex and roots[prefix]}
+        return load_manifest("megc2019", megc_gt=args.megc_gt, on_error=on_error,
+                             **{k: v for k, v in roots.items() if v}, **opts)
+    if not args.root:
+        raise _Usage(f"mer-keras manifest {args.dataset}: give --root")
+    return load_manifest(args.dataset, args.root, protocol=args.protocol, megc_gt=args.megc_gt,
+                         on_error=on_error, **_reader_options(args))
+
+
+def _read_precomputed(args, on_error: str):
+    """``manifest precomputed --input NAME=DIR ...``: each representation named once."""
+    from .precomputed import read as read_precomputed
+
+    bad = [s for s in args.input if "=" not in s]
+    if not args.input or bad:
+        raise _Usage("mer-keras manifest precomputed: give --input NAME=DIR (e.g. --input flow=norm_u_v_os)"
+                     + (f"; not NAME=DIR: {bad}" if bad else ""))
+    pairs = [s.split("=", 1) for s in args.input]
+    repeated = sorted({n for n, _ in pairs if [m for m, _ in pairs].count(n) > 1})
+    if repeated:
+        folders = [d for n, d in pairs if n == repeated[0]]
+        raise _Usage(f"mer-keras manifest precomputed: --input {repeated[0]}= is given {len(folders)} times "
+                     f"({', '.join(folders)}); give each representation once")
+    return read_precomputed(dict(pairs), labels=args.labels, megc_gt=args.megc_gt, protocol=args.protocol,
+                            on_error=on_error)
+
+
+def _spot(df):
+    """``--apex spot``: the frame of peak motion replaces every estimated apex; prints how many were found."""
+    from ..preprocessing.spotting import spot_apexes
+
+    estimated = int(df["apex_source"].eq("middle").sum())
+    df = spot_apexes(df)
+    done = int(df["apex_source"].eq("spotted").sum())
+    print(f"apex spotted for {done} of {estimated} clip(s) with an estimated apex"
+          + (f"; {estimated - done} without motion keep the middle frame" if done < estimated else ""))
+    return df
+
+
+def _print_written(args, df) -> None:
+    """What was written: clips (or images) and subjects, the table per dataset and class, the paper's counts."""
+    import pandas as pd
+
+    from ..evaluation.protocols import counts_beside_published
+    from .labels import IMAGE_PROTOCOLS
+
     print(f"wrote {args.out}: {len(df)} {'images' if args.protocol in IMAGE_PROTOCOLS else 'clips'}, "
           f"{df['subject'].nunique()} subjects")
     print(pd.crosstab(df["dataset"], df["class_name"], margins=True, margins_name="total").to_string())
@@ -182,20 +221,15 @@ def run(args) -> int:
         from .liu2022_macro import compare_with_paper
 
         print(compare_with_paper(df))
-    from ..evaluation.protocols import counts_beside_published
-
     beside = counts_beside_published(df, args.protocol) if args.protocol else None
     if beside:  # a paper that prints its clips per class (casme2-4class-jin2024: 246 clips, other 51.2 %)
         print(beside)
-    if len(skipped):
-        print(f"left out {len(skipped)} clip(s):")
-        counts = skipped.groupby(["dataset", "reason", "emotion"]).size().rename("clips")
-        print(counts.to_string())
-        logger.warning("left out %d clip(s) (%s); listed in %s", len(skipped), "; ".join(
-            f"{n} {d}: {r}" for (d, r), n in skipped.groupby(["dataset", "reason"]).size().items()), report)
-    if problems:
-        print(f"{len(problems)} problem(s); those rows are not in {args.out}:", file=sys.stderr)
-        for p in problems:
-            print(f"  {p}", file=sys.stderr)
-        return 1
-    return 0
+
+
+def _print_left_out(skipped, report) -> None:
+    """The clips left out on purpose, counted per dataset, reason and emotion (listed one by one in ``report``)."""
+    print(f"left out {len(skipped)} clip(s):")
+    counts = skipped.groupby(["dataset", "reason", "emotion"]).size().rename("clips")
+    print(counts.to_string())
+    logger.warning("left out %d clip(s) (%s); listed in %s", len(skipped), "; ".join(
+        f"{n} {d}: {r}" for (d, r), n in skipped.groupby(["dataset", "reason"]).size().items()), report)

@@ -237,6 +237,28 @@ def _protocol(datasets, protocol):
     return "megc2019" if set(datasets) <= set(MEGC_DATASETS) else "three-class"
 
 
+class _Entries:
+    """The labelled clips found so far, by (dataset, subject, clip): each a dict of label, emotion, where, file
+    and the file names to look for. A clip named again fills in what was missing; a different label is a
+    problem."""
+
+    def __init__(self, problems: list):
+        self.by_key: dict = {}
+        self.problems = problems
+
+    def add(self, key, rec) -> None:
+        if key in self.by_key:
+            prev = self.by_key[key]
+            if rec.get("label") is not None and prev.get("label") is not None and rec["label"] != prev["label"]:
+                self.problems.append(Problem(rec["where"], f"{key[1]}/{key[2]}", rec["file"],
+                                             f"label {rec['label']} disagrees with {prev['label']} ({prev['where']})"))
+            for k, v in rec.items():
+                if prev.get(k) in (None, "") and v not in (None, ""):
+                    prev[k] = v
+            return
+        self.by_key[key] = rec
+
+
 def read(inputs: dict, labels=None, megc_gt=None, *, dataset=None, protocol=None, on_error="raise") -> pd.DataFrame:
     """The precomputed manifest of ``inputs`` ({representation: folder}) labelled by ``labels`` (a CSV),
     the official list ``megc_gt``, or the per-fold tree's class folders.
@@ -252,86 +274,103 @@ def read(inputs: dict, labels=None, megc_gt=None, *, dataset=None, protocol=None
     problems: list[Problem] = []
     skipped: list[dict] = []
     scans = {name: _Scan(name, folder, problems) for name, folder in inputs.items()}
-    entries = {}  # key -> dict(label, emotion, source, names)
-
-    def add(key, rec):
-        if key in entries:
-            prev = entries[key]
-            if rec.get("label") is not None and prev.get("label") is not None and rec["label"] != prev["label"]:
-                problems.append(Problem(rec["where"], f"{key[1]}/{key[2]}", rec["file"],
-                                        f"label {rec['label']} disagrees with {prev['label']} ({prev['where']})"))
-            for k, v in rec.items():
-                if prev.get(k) in (None, "") and v not in (None, ""):
-                    prev[k] = v
-            return
-        entries[key] = rec
-
+    entries = _Entries(problems)
     if labels is not None:
-        first_line: dict = {}  # key -> the label CSV line that named it first
-        table = read_labels(labels)
-        own = own_dataset([d or dataset for d in table["dataset"]])
-        for r in table.itertuples():
-            names = [r.file, f"{r.subject}_{r.clip}", r.clip]
-            db = r.dataset or dataset
-            if db and normalise_dataset(db) not in KNOWN_DATASETS | {own}:  # a typo would make a new subject
-                problems.append(Problem(f"line {r.line}", f"{r.subject}/{r.clip}", str(labels),
-                                        unknown_dataset(db)))
-                continue
-            key = canonical(db, r.subject, r.clip) if db and r.subject and r.clip else parse_name(r.file or "")
-            if key is None:
-                problems.append(Problem(f"line {r.line}", f"{r.subject}/{r.clip}", str(labels),
-                                        "cannot tell the dataset: add a dataset column or pass dataset="))
-                continue
-            if key in first_line:
-                problems.append(Problem(f"line {r.line}", f"{key[1]}/{key[2]}", str(labels),
-                                        f"the clip is listed again (first at line {first_line[key]}): "
-                                        "remove the repeated row"))
-                continue
-            first_line[key] = r.line
-            label = r.label if r.label != "" else None
-            if label is not None and not label.lstrip("-").isdigit():
-                problems.append(Problem(f"line {r.line}", f"{key[1]}/{key[2]}", str(labels),
-                                        f"label {label!r} is not a class index"))
-                continue
-            emotion = r.emotion.lower()
-            if emotion and not known_emotion(emotion):
-                problems.append(Problem(f"line {r.line}", f"{key[1]}/{key[2]}", str(labels),
-                                        f"unknown emotion {r.emotion!r} (no protocol knows it: a typo?)"))
-                continue
-            add(key, {"label": None if label is None else int(label), "emotion": r.emotion.lower(),
-                      "where": f"line {r.line}", "file": str(labels), "names": names})
-    official = None
+        _add_label_csv(entries, labels, dataset)
     if megc_gt is not None:
-        official = megc_gt if isinstance(megc_gt, pd.DataFrame) else read_official_list(megc_gt)
-        listed = set()
-        for r in official.itertuples():
-            key = (r.dataset, r.key_subject, r.key_clip)
-            listed.add(key)
-            add(key, {"label": int(r.label), "emotion": "", "where": f"line {r.line}", "file": str(megc_gt),
-                      "names": [f"{r.subject}_{r.clip}"]})
-        for key in [k for k in entries if k not in listed]:
-            e = entries.pop(key)
-            skipped.append({"dataset": key[0], "subject": key[1], "clip": key[2], "emotion": e["emotion"],
-                            "reason": "not in the official MEGC 2019 list"})
+        _add_official_list(entries, megc_gt, skipped)
     if labels is None and megc_gt is None:
-        trees = [s for s in scans.values() if s.tree_labels]
-        if not trees:
-            raise ManifestError([Problem("-", "", "", "no labels: give labels= (a CSV), megc_gt= (the official "
-                                         "list) or a per-fold tree <fold>/u_train|u_test/<label>/")])
-        for scan in trees:
-            for label, path in scan.tree_labels.values():
-                stem = path.stem.strip()
-                key = parse_name(stem) or (canonical(dataset, *stem.split("_", 1)) if dataset and "_" in stem
-                                           else None)
-                if key is None:
-                    problems.append(Problem("-", stem, str(path), "file name is not <subject>_<clip> of "
-                                            "CASME II, SMIC or SAMM; pass dataset="))
-                    continue
-                add(key, {"label": label, "emotion": "", "where": str(path.parent), "file": str(path),
-                          "names": [stem]})
+        _add_tree_labels(entries, scans, dataset)
+    rows, used = _rows(entries.by_key, scans, _protocol([k[0] for k in entries.by_key], protocol), problems,
+                       skipped)
+    for name, scan in scans.items():
+        for path in sorted(set(scan.by_stem.values()) - used[name]):
+            skipped.append({"dataset": "", "subject": "", "clip": path.name, "emotion": "",
+                            "reason": f"input {name!r}: file without a label"})
+    df = pd.DataFrame(rows, columns=list(COLUMNS) + [INPUT_PREFIX + n for n in scans])
+    problems += validate_precomputed(df, check_frames=False, raise_on_error=False)
+    if problems and on_error == "raise":
+        raise ManifestError(problems)
+    df.attrs["problems"] = problems
+    df.attrs["skipped"] = skipped
+    return df
+
+
+def _add_label_csv(entries: _Entries, labels, dataset) -> None:
+    """The clips of a label CSV; a line naming an unknown dataset, no dataset, a clip again, a label that is not
+    an index or an unknown emotion is a problem naming that line."""
+    first_line: dict = {}  # key -> the label CSV line that named it first
+    table = read_labels(labels)
+    own = own_dataset([d or dataset for d in table["dataset"]])
+
+    def problem(r, key, message):
+        entries.problems.append(Problem(f"line {r.line}", f"{key[1]}/{key[2]}", str(labels), message))
+
+    for r in table.itertuples():
+        db = r.dataset or dataset
+        if db and normalise_dataset(db) not in KNOWN_DATASETS | {own}:  # a typo would make a new subject
+            problem(r, (None, r.subject, r.clip), unknown_dataset(db))
+            continue
+        key = canonical(db, r.subject, r.clip) if db and r.subject and r.clip else parse_name(r.file or "")
+        if key is None:
+            problem(r, (None, r.subject, r.clip), "cannot tell the dataset: add a dataset column or pass dataset=")
+            continue
+        if key in first_line:
+            problem(r, key, f"the clip is listed again (first at line {first_line[key]}): remove the repeated row")
+            continue
+        first_line[key] = r.line
+        label = r.label if r.label != "" else None
+        if label is not None and not label.lstrip("-").isdigit():
+            problem(r, key, f"label {label!r} is not a class index")
+            continue
+        emotion = r.emotion.lower()
+        if emotion and not known_emotion(emotion):
+            problem(r, key, f"unknown emotion {r.emotion!r} (no protocol knows it: a typo?)")
+            continue
+        entries.add(key, {"label": None if label is None else int(label), "emotion": r.emotion.lower(),
+                          "where": f"line {r.line}", "file": str(labels),
+                          "names": [r.file, f"{r.subject}_{r.clip}", r.clip]})
+
+
+def _add_official_list(entries: _Entries, megc_gt, skipped: list) -> None:
+    """The clips of the official MEGC 2019 list; a clip labelled elsewhere but not listed is skipped."""
+    official = megc_gt if isinstance(megc_gt, pd.DataFrame) else read_official_list(megc_gt)
+    listed = set()
+    for r in official.itertuples():
+        key = (r.dataset, r.key_subject, r.key_clip)
+        listed.add(key)
+        entries.add(key, {"label": int(r.label), "emotion": "", "where": f"line {r.line}", "file": str(megc_gt),
+                          "names": [f"{r.subject}_{r.clip}"]})
+    for key in [k for k in entries.by_key if k not in listed]:
+        e = entries.by_key.pop(key)
+        skipped.append({"dataset": key[0], "subject": key[1], "clip": key[2], "emotion": e["emotion"],
+                        "reason": "not in the official MEGC 2019 list"})
+
+
+def _add_tree_labels(entries: _Entries, scans: dict, dataset) -> None:
+    """The clips of the per-fold trees, labelled by their class folders (the only labels given)."""
+    trees = [s for s in scans.values() if s.tree_labels]
+    if not trees:
+        raise ManifestError([Problem("-", "", "", "no labels: give labels= (a CSV), megc_gt= (the official "
+                                     "list) or a per-fold tree <fold>/u_train|u_test/<label>/")])
+    for scan in trees:
+        for label, path in scan.tree_labels.values():
+            stem = path.stem.strip()
+            key = parse_name(stem) or (canonical(dataset, *stem.split("_", 1)) if dataset and "_" in stem
+                                       else None)
+            if key is None:
+                entries.problems.append(Problem("-", stem, str(path), "file name is not <subject>_<clip> of "
+                                                "CASME II, SMIC or SAMM; pass dataset="))
+                continue
+            entries.add(key, {"label": label, "emotion": "", "where": str(path.parent), "file": str(path),
+                              "names": [stem]})
+
+
+def _rows(entries: dict, scans: dict, chosen: str, problems: list, skipped: list):
+    """(manifest rows, {input name: files used}): a row per labelled clip that has a file in every input and a
+    class under protocol ``chosen``; a missing file or a label out of range is a problem."""
     used = {name: set() for name in scans}
     rows = []
-    chosen = _protocol([k[0] for k in entries], protocol)
     classes = classes_for(chosen) if chosen != "all" else ()
     for key, e in entries.items():
         ds, subject, clip = key
@@ -365,17 +404,7 @@ def read(inputs: dict, labels=None, megc_gt=None, *, dataset=None, protocol=None
                "fps": None, "source": f"{e['file']} {e['where']}"}
         row.update({INPUT_PREFIX + name: str(path.resolve()) for name, path in found.items()})
         rows.append(row)
-    for name, scan in scans.items():
-        for path in sorted(set(scan.by_stem.values()) - used[name]):
-            skipped.append({"dataset": "", "subject": "", "clip": path.name, "emotion": "",
-                            "reason": f"input {name!r}: file without a label"})
-    df = pd.DataFrame(rows, columns=list(COLUMNS) + [INPUT_PREFIX + n for n in scans])
-    problems += validate_precomputed(df, check_frames=False, raise_on_error=False)
-    if problems and on_error == "raise":
-        raise ManifestError(problems)
-    df.attrs["problems"] = problems
-    df.attrs["skipped"] = skipped
-    return df
+    return rows, used
 
 
 def skipped_counts(df) -> pd.DataFrame:

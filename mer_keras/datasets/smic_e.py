@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -107,6 +108,19 @@ def sheet_rows(path: Path, name: str, raw: pd.DataFrame) -> pd.DataFrame:
     return out[~out.drop(columns=ROW_NUMBER).isna().all(axis=1)].reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class _Variant:
+    """Where one SMIC-E variant's rows are checked: its sheet and the subject and clip folders on disk."""
+
+    dataset: str
+    sheet: Path
+    label: str
+    base: Path
+    subjects: dict
+    clips: dict
+    fps: float
+
+
 def read(root, dataset="smic-hs-e", fps=None, sheet=None, *, frames=None, on_error="raise") -> pd.DataFrame:
     """Rows (before any protocol) of one SMIC-E variant (``dataset`` = smic-hs-e, smic-vis-e, smic-nir-e).
 
@@ -123,62 +137,9 @@ def read(root, dataset="smic-hs-e", fps=None, sheet=None, *, frames=None, on_err
     reading = Reading(dataset, on_error)
     subjects = subject_folders(base, reading)
     clips = {key: {clip_key(c.name): c for c in d.iterdir() if c.is_dir()} for key, d in subjects.items()}
-    named, second = set(), 0
-    for rec in table.to_dict("records"):
-        line, cell = rec[ROW_NUMBER], as_text(rec["clip"])
-        clip = clip_key(cell)
-        m = re.fullmatch(CLIP_NAME, cell)
-        n_cell = as_int(rec.get("subject"))
-        n = int(m.group(1)) if m else n_cell
-        where = f"s{n}/{clip}" if n is not None else clip
-        named.add((f"s{n}", clip))  # a clip the sheet names is never "without a row", even when its row is bad
-        if n is None or not cell:
-            reading.problem(line, where, path, f"no subject in Subject {as_text(rec.get('subject'))!r} nor in "
-                            f"Filename {cell!r}")
-            continue
-        if m and n_cell is not None and n_cell != n:
-            reading.problem(line, where, path, f"Subject cell {as_text(rec['subject'])!r} disagrees with the clip "
-                            f"name's s{n}")
-            continue
-        cell_emotion = as_text(rec.get("emotion")).lower()
-        cell_emotion = CLIP_CODES.get(cell_emotion, cell_emotion)
-        emotion = CLIP_CODES.get(m.group(2).lower()) if m else None
-        if emotion is None:
-            if cell_emotion not in CLASSES:
-                reading.problem(line, where, path, f"no emotion: the clip name has no ne/po/sur code and the "
-                                f"Emotion cell {cell_emotion!r} is not one of {CLASSES}")
-                continue
-            emotion = cell_emotion
-        elif cell_emotion and cell_emotion != emotion:
-            logger.warning("%s row %s (%s): Emotion %r disagrees with the clip name (%s); the clip name is used",
-                           label, line, where, cell_emotion, emotion)
-        onset, offset = as_int(rec["onset"]), as_int(rec["offset"])
-        if onset is None or offset is None:
-            reading.problem(line, where, path, f"OnsetF/OffsetF must be frame numbers, got "
-                            f"{as_text(rec['onset'])!r}/{as_text(rec['offset'])!r}")
-            continue
-        key = f"s{n}"
-        if key not in subjects:
-            reading.problem(line, where, base / key, f"no subject folder {key} (nor s0{n}, S{n}) in {base}")
-            continue
-        folder = clips[key].get(clip, subjects[key] / cell)
-        files = reading.frames(folder, line, where)
-        if files is None:
-            continue
-        inside = [f for f in files if onset <= frame_number(f) <= offset]
-        if not inside:
-            first = as_int(rec.get("first"))
-            hint = f"; the sheet's FirstF is {first}" if first is not None else ""
-            reading.problem(line, where, folder, f"no frame of OnsetF..OffsetF {onset}..{offset} on disk (the folder "
-                            f"holds {frame_number(files[0])}..{frame_number(files[-1])}{hint})")
-            continue
-        second += as_int(rec.get("onset2")) is not None
-        apex, apex_source = as_int(rec.get("apex")), "annotated"
-        if apex is None:
-            apex, apex_source = middle_frame(inside, onset, offset), "middle"
-        reading.add(subject=f"{dataset}/{key}", clip=clip, emotion=emotion, onset=onset, apex=apex, offset=offset,
-                    frames_dir=folder, frame_files=inside, apex_source=apex_source,
-                    fps=default_fps if fps is None else fps, source=f"{label} row {line}")
+    where = _Variant(dataset, path, label, base, subjects, clips, default_fps if fps is None else fps)
+    named: set = set()
+    second = sum(_add_row(reading, rec, where, named) for rec in table.to_dict("records"))
     for key, by_name in clips.items():
         for clip in sorted(c for c in by_name if (key, c) not in named):
             m = re.fullmatch(CLIP_NAME, clip)
@@ -188,3 +149,84 @@ def read(root, dataset="smic-hs-e", fps=None, sheet=None, *, frames=None, on_err
         logger.info("%s: %d clip(s) have a second interval (Onset2F..Offset2F); only OnsetF..OffsetF is read",
                     label, second)
     return reading.result()
+
+
+def _add_row(reading: Reading, rec: dict, v: _Variant, named: set) -> bool:
+    """Check one sheet row against its clip folder and add its onset..offset frames; True when the row was
+    added and has a second interval (counted in a log line, not read)."""
+    found = _row_clip(reading, rec, v.sheet, named)
+    if found is None:
+        return False
+    n, clip, cell, match, where = found
+    line = rec[ROW_NUMBER]
+    emotion = _row_emotion(reading, rec, match, where, v)
+    if emotion is None:
+        return False
+    onset, offset = as_int(rec["onset"]), as_int(rec["offset"])
+    if onset is None or offset is None:
+        reading.problem(line, where, v.sheet, f"OnsetF/OffsetF must be frame numbers, got "
+                        f"{as_text(rec['onset'])!r}/{as_text(rec['offset'])!r}")
+        return False
+    key = f"s{n}"
+    if key not in v.subjects:
+        reading.problem(line, where, v.base / key, f"no subject folder {key} (nor s0{n}, S{n}) in {v.base}")
+        return False
+    folder = v.clips[key].get(clip, v.subjects[key] / cell)
+    files = reading.frames(folder, line, where)
+    if files is None:
+        return False
+    inside = [f for f in files if onset <= frame_number(f) <= offset]
+    if not inside:
+        first = as_int(rec.get("first"))
+        hint = f"; the sheet's FirstF is {first}" if first is not None else ""
+        reading.problem(line, where, folder, f"no frame of OnsetF..OffsetF {onset}..{offset} on disk (the folder "
+                        f"holds {frame_number(files[0])}..{frame_number(files[-1])}{hint})")
+        return False
+    apex, apex_source = as_int(rec.get("apex")), "annotated"
+    if apex is None:
+        apex, apex_source = middle_frame(inside, onset, offset), "middle"
+    reading.add(subject=f"{v.dataset}/{key}", clip=clip, emotion=emotion, onset=onset, apex=apex, offset=offset,
+                frames_dir=folder, frame_files=inside, apex_source=apex_source, fps=v.fps,
+                source=f"{v.label} row {line}")
+    return as_int(rec.get("onset2")) is not None
+
+
+def _row_clip(reading: Reading, rec: dict, sheet: Path, named: set):
+    """(subject number, clip key, Filename cell, clip-name match, name in messages) of a sheet row, or None after
+    recording its problem. The clip is added to ``named`` either way: a clip the sheet names is never "without
+    a row", even when its row is bad."""
+    line, cell = rec[ROW_NUMBER], as_text(rec["clip"])
+    clip = clip_key(cell)
+    m = re.fullmatch(CLIP_NAME, cell)
+    n_cell = as_int(rec.get("subject"))
+    n = int(m.group(1)) if m else n_cell
+    where = f"s{n}/{clip}" if n is not None else clip
+    named.add((f"s{n}", clip))
+    if n is None or not cell:
+        reading.problem(line, where, sheet, f"no subject in Subject {as_text(rec.get('subject'))!r} nor in "
+                        f"Filename {cell!r}")
+        return None
+    if m and n_cell is not None and n_cell != n:
+        reading.problem(line, where, sheet, f"Subject cell {as_text(rec['subject'])!r} disagrees with the clip "
+                        f"name's s{n}")
+        return None
+    return n, clip, cell, m, where
+
+
+def _row_emotion(reading: Reading, rec: dict, match, where: str, v: _Variant) -> str | None:
+    """The clip name's ne/po/sur code (a disagreeing Emotion cell is logged), else the Emotion cell; None after
+    recording that neither names a class."""
+    line = rec[ROW_NUMBER]
+    cell_emotion = as_text(rec.get("emotion")).lower()
+    cell_emotion = CLIP_CODES.get(cell_emotion, cell_emotion)
+    emotion = CLIP_CODES.get(match.group(2).lower()) if match else None
+    if emotion is None:
+        if cell_emotion not in CLASSES:
+            reading.problem(line, where, v.sheet, f"no emotion: the clip name has no ne/po/sur code and the "
+                            f"Emotion cell {cell_emotion!r} is not one of {CLASSES}")
+            return None
+        return cell_emotion
+    if cell_emotion and cell_emotion != emotion:
+        logger.warning("%s row %s (%s): Emotion %r disagrees with the clip name (%s); the clip name is used",
+                       v.label, line, where, cell_emotion, emotion)
+    return emotion
