@@ -29,7 +29,6 @@ OPTIONAL_HEAVY = ("ray", "dlib", "h5py", "skimage", "sklearn.manifold", "tensorf
 load at import time (``import mer_keras`` and ``mer_keras.evaluation`` stay free of TensorFlow)."""
 
 FUNCTION_IMPORTS = {
-    ("mer_keras.evaluation", "__getattr__"): "plots (matplotlib) and baselines (OpenCV) load on first use",
     ("mer_keras.models.registry", "resolve"): "the builders' modules load Keras; the registry lists models without",
     ("mer_keras.training.predict", "load_export"): "networks and models load TensorFlow; predict's manifest "
                                                    "helpers stay light",

@@ -3,26 +3,12 @@
 ``load_manifest(dataset, root, protocol=...)`` reads a dataset folder exactly as its owners ship
 it and returns the validated manifest DataFrame; ``DATASETS`` lists the keys it accepts.
 """
-from .load import load_manifest
-from .manifest import (
-    COLUMNS,
-    ManifestError,
-    Problem,
-    read_manifest,
-    summary,
-    validate,
-    write_manifest,
-)
-from .registry import DATASETS
+from ..lazy import lazy_exports
 
-__all__ = [
-    "COLUMNS",
-    "DATASETS",
-    "ManifestError",
-    "Problem",
-    "load_manifest",
-    "read_manifest",
-    "summary",
-    "validate",
-    "write_manifest",
-]
+_EXPORTS = {
+    "load_manifest": ".load", "COLUMNS": ".manifest", "ManifestError": ".manifest", "Problem": ".manifest",
+    "read_manifest": ".manifest", "summary": ".manifest", "validate": ".manifest", "write_manifest": ".manifest",
+    "DATASETS": ".registry",
+}
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+

@@ -94,7 +94,7 @@ def _reproduce(args) -> int:
     for v in chosen:  # a network setting the model's builder does not take stops here too
         builder_kwargs(v.model, v.network)
     t = time.perf_counter()
-    res = reproduce(args.experiment, data=args.data, out=args.out, cache=args.cache, seed=args.seed,
+    res = reproduce(exp, data=args.data, out=args.out, cache=args.cache, seed=args.seed,
                     variants=args.variant, export=args.export, overrides=overrides,
                     macro_manifest=args.macro_manifest, tsne=args.tsne, jobs=args.jobs, executor=args.executor,
                     address=args.address, subjects=args.subject, tensorboard=args.tensorboard,
@@ -159,7 +159,7 @@ def _demo(args) -> int:
     print("SynthME corpus: clips per subject and class")
     print(mf.summary(micro).to_string())
     jobs = args.jobs or min(4, os.cpu_count() or 1)
-    reproduce("liu2022_shufflenet", data="synthme", out=out, cache=cache, seed=args.seed, export=True, jobs=jobs)
+    reproduce(cfg, data="synthme", out=out, cache=cache, seed=args.seed, export=True, jobs=jobs)
     print()
     print_table([out])
     export = out / "export" / cfg.variants[0].name

@@ -144,8 +144,8 @@ def provenance(overrides: dict, seed: int, settings: RunSettings, threads_per_fo
             "command_line": sys.argv, "package": __version__, "versions": library_versions()}
 
 
-def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = None, cache: str | Path | None = None,
-              seed: int = 0, variants=None, export: bool = False, overrides=None, macro_manifest=None,
+def reproduce(experiment: str | ExperimentConfig, data: str = SYNTHME, out: str | Path | None = None,
+              cache: str | Path | None = None, seed: int = 0, variants=None, export: bool = False, overrides=None, macro_manifest=None,
               tsne: bool = False, jobs: int = 1, executor: str = "sequential", address=None,
               subjects=None, tensorboard=None, also_leaky: bool = False) -> dict:
     """Run an experiment end to end; returns the results dict also written to ``out/results.json``.
@@ -154,10 +154,13 @@ def reproduce(experiment: str, data: str = SYNTHME, out: str | Path | None = Non
     ``subjects`` runs only those folds (e.g. one SLURM array job each): the results are written by the run
     that finds every fold file present. ``also_leaky`` runs every leak-free variant a second time with the
     test-fold epoch selection of most public MER code (``config.with_test_fold_selection``), reported beside
-    it as a leaky, non-comparable row."""
+    it as a leaky, non-comparable row. ``experiment`` is a name, resolved here with ``overrides``, or the
+    ``ExperimentConfig`` they already resolved (the CLI resolves once and passes it down); ``overrides`` are
+    recorded with the results either way."""
     t0 = time.perf_counter()
     overrides = overrides or {}
-    exp = load_experiment(experiment, synthme=(data == SYNTHME), overrides=overrides)
+    exp = experiment if isinstance(experiment, ExperimentConfig) else load_experiment(
+        experiment, synthme=(data == SYNTHME), overrides=overrides)
     with dtype_policy(exp.precision):  # the caller's policy comes back afterwards
         return _run(exp, data=data, out=out, cache=cache, seed=seed, variants=variants, export=export,
                     overrides=overrides, macro_manifest=macro_manifest, tsne=tsne, jobs=jobs, executor=executor,
