@@ -26,7 +26,7 @@ import pytest
 import mer_keras.training.reproduce as reproduce_module
 from mer_keras.cli import main
 from mer_keras.evaluation import FoldStore
-from mer_keras.naming import subject_file_stem
+from mer_keras.files import subject_file_stem
 from mer_keras.training import executors
 from mer_keras.training.reproduce import reproduce
 from tests.fixtures.precomputed_layouts import htnet_csv, write_rgb

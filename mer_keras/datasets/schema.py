@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from ..naming import stem_key
+from ..files import stem_key
 from .labels import PROTOCOL_MAPPERS, classes_for
 
 FRAME_SEP = "|"

@@ -33,7 +33,7 @@ def table_command(args) -> int:
         print()
         print(stages_text(args.run_dirs), end="")
     if args.csv:
-        from ..io import atomic_write_text
+        from ..files import atomic_write_text
 
         atomic_write_text(args.csv, df.to_csv(index=False))
         print(f"table written to {args.csv}")

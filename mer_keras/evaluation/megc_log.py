@@ -21,7 +21,7 @@ import re
 
 import pandas as pd
 
-from ..io import atomic_write_text
+from ..files import atomic_write_text
 from .metrics import check_predictions
 
 LOG_COLUMNS = ("database", "subject", "clip", "y_true", "y_pred")

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..io import atomic_write_bytes
+from ..files import atomic_write_bytes
 from .metrics import check_predictions, confusion
 from .report import _interval_cells, run_baselines
 from .results import read_results_json

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from ..io import (  # the writers live in io (training writes through them too); importable here as before
+from ..files import (  # the writers live in files (training writes through them too); importable here as before
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,  # noqa: F401

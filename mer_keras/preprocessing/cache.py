@@ -29,7 +29,7 @@ import numpy as np
 
 from ..datasets.manifest import frame_paths
 from ..errors import CacheEntryError
-from ..io import atomic_write_bytes, atomic_write_text
+from ..files import atomic_write_bytes, atomic_write_text
 
 CACHE_VERSION = 1
 ROW_FIELDS = ("dataset", "subject", "clip", "frames_dir", "frame_files", "onset_idx", "apex_idx", "offset_idx", "fps")
@@ -103,7 +103,7 @@ def array_digest(array: np.ndarray) -> str:
 
 
 def write_entry(path: Path, array: np.ndarray, info: dict) -> None:
-    """Atomic write (``io.atomic_write_bytes``, without fsync: a damaged entry is recomputed). The info records
+    """Atomic write (``files.atomic_write_bytes``, without fsync: a damaged entry is recomputed). The info records
     the array's shape, dtype and checksum, so a damaged entry is found when it is read."""
     info = {**info, "array_sha256": array_digest(array), "array_shape": list(np.shape(array)),
             "array_dtype": np.asarray(array).dtype.str}

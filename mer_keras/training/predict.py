@@ -40,7 +40,7 @@ from ..datasets.manifest import (
 )
 from ..datasets.precomputed import is_precomputed
 from ..errors import ConfigError, InputError
-from ..io import atomic_write_bytes
+from ..files import atomic_write_bytes
 from ..preprocessing.representations import COMMON, FLOW, compute, normalize_params
 from ..preprocessing.spotting import spot_apexes
 from .data import prepared, preprocess_from_dict

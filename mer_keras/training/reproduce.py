@@ -32,7 +32,7 @@ from ..evaluation.run_report import (  # noqa: F401 - intervals_by_dataset, leak
     same_fold_baselines,
     write_run,
 )
-from ..io import atomic_write_json
+from ..files import atomic_write_json
 from ..models import embedding_model
 from .config import (
     ExperimentConfig,

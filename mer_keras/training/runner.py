@@ -23,7 +23,7 @@ from .. import __version__
 from ..datasets.manifest import ManifestError, stem_collisions
 from ..errors import InputError
 from ..evaluation import FoldStore, loso_folds
-from ..io import atomic_write_json, subject_file_stem
+from ..files import atomic_write_json, subject_file_stem
 from . import fold as fold_module
 from .config import VariantConfig, to_plain
 from .data import clip_ids, fingerprint, prepare_params
