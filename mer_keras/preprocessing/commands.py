@@ -5,8 +5,7 @@ import json
 
 from ..argtypes import positive_int
 from ..errors import ConfigError
-
-REPRESENTATION_NAMES = ("flow", "flow_hsv", "apex", "ars", "rrs", "frame_stack", "evm_stack", "flow_stack")
+from .defaults import FLOW_METHODS, ON_NO_FACE, REPRESENTATION_NAMES
 
 
 def _value(text: str):
@@ -29,10 +28,10 @@ def register(subparsers) -> None:
     p.add_argument("--cache", required=True, help="cache folder")
     p.add_argument("--size", type=int, help="output size in pixels (default 224; 134 for stacks)")
     p.add_argument("--flow-size", type=int, help="compute flow at this size, output at --size")
-    p.add_argument("--flow-method", choices=("tvl1", "farneback"))
+    p.add_argument("--flow-method", choices=FLOW_METHODS)
     p.add_argument("--grayscale", action="store_true", help="grayscale frames (apex, ars, rrs, stacks)")
     p.add_argument("--masks", help="comma-separated: eyes, static, nose")
-    p.add_argument("--on-no-face", choices=("error", "previous", "center"))
+    p.add_argument("--on-no-face", choices=ON_NO_FACE)
     p.add_argument("--redetect", action="store_true", help="re-detect landmarks on every frame")
     p.add_argument("--predictor", help="path to a dlib 68-point shape predictor (.dat)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",

@@ -18,30 +18,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .defaults import (
+    FARNEBACK_DEFAULTS,
+    FLOW_METHODS,
+    METHOD_DEFAULTS,
+    THIRD_CHANNELS,
+    TVL1_DEFAULTS,
+)
 from .face import to_gray
-
-TVL1_DEFAULTS = {
-    "tau": 0.25,
-    "lambda_": 0.15,
-    "theta": 0.3,
-    "nscales": 5,
-    "warps": 5,
-    "epsilon": 0.01,
-    "inner_iterations": 30,
-    "outer_iterations": 10,
-    "scale_step": 0.8,
-    "gamma": 0.0,
-    "median_filtering": 5,
-}
-FARNEBACK_DEFAULTS = {
-    "pyr_scale": 0.5,
-    "levels": 3,
-    "winsize": 15,
-    "iterations": 3,
-    "poly_n": 5,
-    "poly_sigma": 1.2,
-}
-METHODS = ("tvl1", "farneback")
 
 
 def _tvl1(params: dict):
@@ -67,9 +51,9 @@ def optical_flow(prev: np.ndarray, nxt: np.ndarray, method: str = "tvl1", where:
     ``params`` are the method's (see ``TVL1_DEFAULTS`` / ``FARNEBACK_DEFAULTS``); an unknown
     one is an error. A flow containing NaN or inf raises ``ValueError`` naming ``where``.
     """
-    defaults = {"tvl1": TVL1_DEFAULTS, "farneback": FARNEBACK_DEFAULTS}.get(method)
+    defaults = METHOD_DEFAULTS.get(method)
     if defaults is None:
-        raise ValueError(f"unknown flow method {method!r}; expected one of {METHODS}")
+        raise ValueError(f"unknown flow method {method!r}; expected one of {FLOW_METHODS}")
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise ValueError(f"unknown {method} parameter(s) {unknown}; accepted: {sorted(defaults)}")
@@ -121,7 +105,7 @@ def resize_flow(flow: np.ndarray, size: int) -> np.ndarray:
 
 def encode_flow(flow: np.ndarray, third: str = "strain", flow_bound: float = 4.0, strain_bound: float = 0.2):
     """(H, W, 3) float32: u, v in [-1, 1] and strain or magnitude in [0, 1] (see module doc)."""
-    if third not in ("strain", "magnitude"):
+    if third not in THIRD_CHANNELS:
         raise ValueError(f"third channel must be 'strain' or 'magnitude', got {third!r}")
     uv = np.clip(flow / flow_bound, -1.0, 1.0)
     if third == "strain":

@@ -20,6 +20,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .defaults import PYRAMIDS
+
 
 def temporal_bandpass(signal: np.ndarray, fps: float, low_hz: float, high_hz: float) -> np.ndarray:
     """Ideal band-pass along axis 0 (time) keeping frequencies in [low_hz, high_hz]."""
@@ -64,7 +66,7 @@ def magnify(frames, fps: float, alpha: float = 10.0, low_hz=None, high_hz=None, 
     finest amplified, attenuated per level) or "gaussian" (only the coarsest level, amplified by
     alpha, upsampled and added: colour/intensity magnification).
     """
-    if pyramid not in ("laplacian", "gaussian"):
+    if pyramid not in PYRAMIDS:
         raise ValueError(f"pyramid must be 'laplacian' or 'gaussian', got {pyramid!r}")
     video = np.asarray(frames, dtype=np.float32)
     if video.ndim not in (3, 4) or len(video) < 2:

@@ -30,50 +30,25 @@ import numpy as np
 
 from ..datasets.manifest import different_size, frame_paths, read_image
 from ..errors import ConfigError, InputError
-from .face import MASK_NAMES, FaceAligner, NoFaceError
-from .flow import (
-    FARNEBACK_DEFAULTS,
-    TVL1_DEFAULTS,
-    encode_flow,
-    flow_to_hsv,
-    optical_flow,
-    resize_flow,
+from .defaults import (
+    DEFAULTS,
+    EVM_ORDERS,
+    FLOW_METHODS,
+    FRAME_RULES,
+    KEYFRAME_RULES,
+    METHOD_DEFAULTS,
+    ON_NO_FACE,
+    REPRESENTATION_NAMES,
 )
+from .face import MASK_NAMES, FaceAligner, NoFaceError
+from .flow import encode_flow, flow_to_hsv, optical_flow, resize_flow
 from .keyframes import slice_positions, uniform_positions
 from .magnify import magnify
-from .residual import N_KEY, clip_bounds, key_frame_positions, residual_sum
-
-ON_NO_FACE = ("error", "previous", "center")
+from .residual import clip_bounds, key_frame_positions, residual_sum
 
 MOTION_END = {"flow": "apex", "flow_hsv": "apex", "ars": "offset", "rrs": "offset", "evm_stack": "offset",
               "flow_stack": "offset"}
 """Representations of motion and the frame their motion ends on: one equal to the onset shows none."""
-
-COMMON = {
-    "size": 224,
-    "grayscale": False,
-    "masks": (),
-    "margin": 0.1,
-    "on_no_face": "error",
-    "redetect": False,
-    "predictor_path": None,
-    "upsample": None,
-}
-FLOW = {
-    "flow_method": "tvl1",
-    "flow_size": None,
-    "flow_params": {},
-    "third": "strain",
-    "flow_bound": None,
-    "strain_bound": 0.2,
-}
-STACK = {"size": 134, "n_frames": 16, "keyframes": "uniform", "magnify": False, "evm_order": "keyframes_first",
-         "alpha": 10.0, "low_hz": None, "high_hz": None, "levels": 4, "pyramid": "laplacian", "lambda_c": 16.0}
-FRAME_RULES = ("apex", "sequence")
-"""Representation ``apex``: the apex frame, or a sequence of face frames onset..apex (``rep_apex``)."""
-EVM_ORDERS = ("keyframes_first", "clip_first")
-"""With ``magnify``: pick the key frames, then magnify them (paper 001's steps 3 then 4), or magnify the whole
-onset..offset clip and pick the key frames from it (the order before issue 24)."""
 
 
 class FrameError(InputError):
@@ -298,12 +273,9 @@ def _stack_frames(row, p, given, extra=0):
     if p["magnify"] and order == "clip_first" and len(clip) > 1:
         clip = magnified(clip, float(row["fps"]))
     n = p["n_frames"] + extra
-    if p["keyframes"] == "uniform":
-        picks = uniform_positions(0, len(clip) - 1, n)
-    elif p["keyframes"] == "slices":
-        picks = slice_positions(clip, n)
-    else:
+    if p["keyframes"] not in KEYFRAME_RULES:
         raise ConfigError(f"keyframes must be 'uniform' or 'slices', got {p['keyframes']!r}")
+    picks = uniform_positions(0, len(clip) - 1, n) if p["keyframes"] == "uniform" else slice_positions(clip, n)
     stack = clip[picks]
     if p["magnify"] and order == "keyframes_first" and len(clip) > 1:
         stack = magnified(stack, float(row["fps"]) * (len(stack) - 1) / (len(clip) - 1))
@@ -335,16 +307,10 @@ def rep_flow_stack(row, p, given=None):
     return np.stack(out).astype(np.float32), al.info()
 
 
-REPRESENTATIONS = {
-    "flow": (rep_flow, {**COMMON, **FLOW}),
-    "flow_hsv": (rep_flow_hsv, {**COMMON, **FLOW}),
-    "apex": (rep_apex, {**COMMON, "align_on": "apex", "frames": "apex", "sequence_frames": 8}),
-    "ars": (rep_ars, {**COMMON, "n_key": N_KEY}),  # Nkey key frames (paper 003, Fig. 5 sweeps it)
-    "rrs": (rep_rrs, {**COMMON, "n_key": N_KEY}),
-    "frame_stack": (rep_frame_stack, {**COMMON, **STACK}),
-    "evm_stack": (rep_evm_stack, {**COMMON, **STACK, "magnify": True}),
-    "flow_stack": (rep_flow_stack, {**COMMON, **FLOW, **STACK, "magnify": True}),
-}
+FUNCTIONS = {"flow": rep_flow, "flow_hsv": rep_flow_hsv, "apex": rep_apex, "ars": rep_ars, "rrs": rep_rrs,
+             "frame_stack": rep_frame_stack, "evm_stack": rep_evm_stack, "flow_stack": rep_flow_stack}
+REPRESENTATIONS = {name: (FUNCTIONS[name], DEFAULTS[name]) for name in REPRESENTATION_NAMES}
+"""Representation name -> (function of a row and its parameters, every parameter's default)."""
 
 
 def normalize_params(representation: str, params: dict) -> dict:
@@ -354,7 +320,7 @@ def normalize_params(representation: str, params: dict) -> dict:
         raise ConfigError(f"unknown representation {representation!r}; expected one of {sorted(REPRESENTATIONS)}")
     defaults = REPRESENTATIONS[representation][1]
     p = {**defaults}
-    method_defaults = {"tvl1": TVL1_DEFAULTS, "farneback": FARNEBACK_DEFAULTS}.get(
+    method_defaults = METHOD_DEFAULTS.get(
         params.get("flow_method", defaults.get("flow_method")), {}
     )
     flow_params = dict(params.get("flow_params") or {})
@@ -383,7 +349,7 @@ def normalize_params(representation: str, params: dict) -> dict:
         raise ConfigError(f"on_no_face must be one of {ON_NO_FACE}, got {p['on_no_face']!r}")
     if "flow_method" in p:
         p["flow_params"] = {k: flow_params[k] for k in sorted(flow_params)}
-        if p["flow_method"] not in ("tvl1", "farneback"):
+        if p["flow_method"] not in FLOW_METHODS:
             raise ConfigError(f"flow_method must be 'tvl1' or 'farneback', got {p['flow_method']!r}")
     for key in ("size", "flow_size"):
         size = p.get(key)

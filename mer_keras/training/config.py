@@ -27,6 +27,21 @@ except ModuleNotFoundError:  # Python 3.10
 
 from ..errors import ConfigError
 from ..models.registry import MODELS
+from ..preprocessing.defaults import (
+    APEX,
+    COMMON,
+    EVM_ORDERS,
+    FLOW,
+    FLOW_METHODS,
+    FRAME_RULES,
+    KEYFRAME_RULES,
+    ON_NO_FACE,
+    PYRAMIDS,
+    REPRESENTATION_NAMES,
+    RESIDUAL,
+    STACK,
+    THIRD_CHANNELS,
+)
 
 # ---------------------------------------------------------------------------------------------- constraints
 
@@ -153,8 +168,8 @@ def setting(default, constraint: Constraint, doc: str):
 
 POSITIVE = Number(float, 0, low_open=True)
 PROBABILITY = Number(float, 0.0, 1.0)
-REPRESENTATIONS = ("flow", "flow_hsv", "apex", "ars", "rrs", "frame_stack", "evm_stack", "flow_stack")
-MASKS = Options("eyes", "static")
+REPRESENTATIONS = REPRESENTATION_NAMES  # preprocessing's names, in its table's order
+MASKS = Options("eyes", "static")  # of preprocessing.face.MASK_NAMES, the two an experiment may set
 OPTIMIZERS = ("adam", "sgd", "adamp")
 
 # ------------------------------------------------------------------------------------------------ sections
@@ -165,39 +180,43 @@ class PreprocessConfig:
     """How clips become arrays (``mer_keras.preprocessing``); shared by every input of the experiment."""
 
     representation: str = setting("flow", Options(*REPRESENTATIONS), "the fine-tuning input")
-    size: int = setting(224, Number(int, 16, 2048), "side of the square input in pixels")
-    grayscale: bool = setting(False, Flag(), "one grey channel instead of RGB for image inputs")
-    masks: tuple = setting((), ListOf(MASKS), "regions set to 0: 'eyes' (eye boxes), 'static' (low motion)")
-    margin: float = setting(0.1, PROBABILITY, "face crop margin as a fraction of the landmark box")
-    on_no_face: str = setting("error", Options("error", "previous", "center"),
+    size: int = setting(COMMON["size"], Number(int, 16, 2048), "side of the square input in pixels")
+    grayscale: bool = setting(COMMON["grayscale"], Flag(), "one grey channel instead of RGB for image inputs")
+    masks: tuple = setting(COMMON["masks"], ListOf(MASKS),
+                           "regions set to 0: 'eyes' (eye boxes), 'static' (low motion)")
+    margin: float = setting(COMMON["margin"], PROBABILITY, "face crop margin as a fraction of the landmark box")
+    on_no_face: str = setting(COMMON["on_no_face"], Options(*ON_NO_FACE),
                               "no face found: stop, reuse the subject's previous clip alignment, or centre crop")
-    redetect: bool = setting(False, Flag(), "re-detect the face on every frame instead of the onset only")
-    flow_method: str = setting("tvl1", Options("tvl1", "farneback"), "optical-flow algorithm")
-    flow_size: int | None = setting(None, Number(int, 16, 2048, none=True), "side at which flow is computed")
-    flow_params: dict = setting({}, Mapping(), "parameters of the flow algorithm (OpenCV names)")  # noqa: RUF009 - returns an immutable field()
-    third: str = setting("strain", Options("strain", "magnitude"), "third flow channel")
-    flow_bound: float | None = setting(None, Number(float, 0, low_open=True, none=True),
+    redetect: bool = setting(COMMON["redetect"], Flag(),
+                             "re-detect the face on every frame instead of the onset only")
+    flow_method: str = setting(FLOW["flow_method"], Options(*FLOW_METHODS), "optical-flow algorithm")
+    flow_size: int | None = setting(FLOW["flow_size"], Number(int, 16, 2048, none=True),
+                                    "side at which flow is computed")
+    flow_params: dict = setting(FLOW["flow_params"], Mapping(), "parameters of the flow algorithm (OpenCV names)")  # noqa: RUF009 - returns an immutable field()
+    third: str = setting(FLOW["third"], Options(*THIRD_CHANNELS), "third flow channel")
+    flow_bound: float | None = setting(FLOW["flow_bound"], Number(float, 0, low_open=True, none=True),
                                        "flow clip bound in pixels (default size / 56)")
-    strain_bound: float = setting(0.2, POSITIVE, "optical-strain clip bound")
-    n_frames: int = setting(16, Number(int, 2), "frames per stack (stack representations)")
-    keyframes: str = setting("uniform", Options("uniform", "slices"), "key-frame rule for stacks")
+    strain_bound: float = setting(FLOW["strain_bound"], POSITIVE, "optical-strain clip bound")
+    n_frames: int = setting(STACK["n_frames"], Number(int, 2), "frames per stack (stack representations)")
+    keyframes: str = setting(STACK["keyframes"], Options(*KEYFRAME_RULES), "key-frame rule for stacks")
     magnify: bool | None = setting(None, Options(True, False, none=True), "EVM on stacks (default per representation)")
-    evm_order: str = setting("keyframes_first", Options("keyframes_first", "clip_first"),
+    evm_order: str = setting(STACK["evm_order"], Options(*EVM_ORDERS),
                              "with EVM: pick the key frames, then magnify them (paper 001's order), or magnify "
                              "the whole onset..offset clip and pick from it")
-    alpha: float = setting(10.0, POSITIVE, "EVM amplification")
-    low_hz: float | None = setting(None, Number(float, 0, none=True), "EVM band low cut-off")
-    high_hz: float | None = setting(None, Number(float, 0, none=True), "EVM band high cut-off")
-    levels: int = setting(4, Number(int, 1, 8), "EVM pyramid levels")
-    pyramid: str = setting("laplacian", Options("laplacian", "gaussian"), "EVM pyramid")
-    lambda_c: float = setting(16.0, POSITIVE, "EVM spatial wavelength cut-off")
-    n_key: int = setting(5, Number(int, 2, 64), "key frames of the ARS / RRS residual sums (paper 003's Nkey)")
-    frames: str = setting("apex", Options("apex", "sequence"),
+    alpha: float = setting(STACK["alpha"], POSITIVE, "EVM amplification")
+    low_hz: float | None = setting(STACK["low_hz"], Number(float, 0, none=True), "EVM band low cut-off")
+    high_hz: float | None = setting(STACK["high_hz"], Number(float, 0, none=True), "EVM band high cut-off")
+    levels: int = setting(STACK["levels"], Number(int, 1, 8), "EVM pyramid levels")
+    pyramid: str = setting(STACK["pyramid"], Options(*PYRAMIDS), "EVM pyramid")
+    lambda_c: float = setting(STACK["lambda_c"], POSITIVE, "EVM spatial wavelength cut-off")
+    n_key: int = setting(RESIDUAL["n_key"], Number(int, 2, 64),
+                         "key frames of the ARS / RRS residual sums (paper 003's Nkey)")
+    frames: str = setting(APEX["frames"], Options(*FRAME_RULES),
                           "fine-tuning samples of a clip (representation 'apex'): its apex frame, or sequence_frames "
                           "aligned, masked frames from onset to apex, each a training sample with the clip's label "
                           "and subject, a held-out clip scored by the mean of its frames' scores (paper 000's "
                           "\"pre-processed image sequences\")")
-    sequence_frames: int = setting(8, Number(int, 2, 256),
+    sequence_frames: int = setting(APEX["sequence_frames"], Number(int, 2, 256),
                                    "frames = 'sequence': frames evenly spaced from onset to apex, both included "
                                    "(frames repeat when the clip has fewer)")
 

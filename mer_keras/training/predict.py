@@ -41,7 +41,8 @@ from ..datasets.manifest import (
 from ..datasets.precomputed import is_precomputed
 from ..errors import ConfigError, InputError
 from ..files import atomic_write_bytes
-from ..preprocessing.representations import COMMON, FLOW, compute, normalize_params
+from ..preprocessing.defaults import COMMON, FLOW
+from ..preprocessing.representations import compute, normalize_params
 from ..preprocessing.spotting import spot_apexes
 from .data import prepared, preprocess_from_dict
 from .identity import check_export_identity
