@@ -21,7 +21,8 @@ from sklearn.model_selection import GroupKFold
 from ..preprocessing.augment import hflip
 from .config import VariantConfig
 from .embeddings import batched_outputs
-from .stages import PRETRAIN_STAGES, TrainSet, array_kind, finetune, head_for
+from .heads import head_for
+from .stages import PRETRAIN_STAGES, TrainSet, array_kind, finetune
 
 MEMBER_SEED_STEP = 1000
 """Seed distance between the members of a ``finetune.members`` ensemble (member k: seed + 1000 k)."""

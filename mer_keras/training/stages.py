@@ -1,8 +1,8 @@
 """The stages of a variant, each receiving only what it may see.
 
 ``PRETRAIN_STAGES`` (``none``, ``flow``, ``macro``) produce weights for the fine-tuning network;
-``finetune`` trains on the fold's training arrays; ``HEADS`` (``svm``, ``softmax``) turn the network into
-predictions. No stage receives a held-out label except through the explicit ``held_out_monitor`` argument
+``finetune`` trains on the fold's training arrays; ``heads.HEADS`` (``svm``, ``softmax``) turn the network
+into predictions. No stage receives a held-out label except through the explicit ``held_out_monitor`` argument
 of ``finetune``, used only by the leaky ``best_test_accuracy`` checkpoint that papers used, so the leak is
 visible in every call that makes it.
 """
@@ -17,7 +17,6 @@ from sklearn.model_selection import GroupShuffleSplit
 
 from ..errors import ConfigError
 from ..models import GradualUnfreezing, load_pretrained
-from ..models.msresnet3d import choose_output
 from ..preprocessing.augment import (
     balance_by_flipping,
     balance_by_random_transforms,
@@ -29,9 +28,9 @@ from .batchnorm import recompute_batchnorm_statistics
 from .config import FinetuneConfig, PretrainConfig, VariantConfig
 from .embeddings import batched_outputs
 from .fit import train_classifier
-from .networks import embedding_of, fresh_model, head_layer_names, set_seed
+from .heads import SoftmaxHead, SVMHeadStage  # noqa: F401 (importable here as before)
+from .networks import fresh_model, head_layer_names, set_seed
 from .probes import embedding_probe, pixel_probe
-from .svm_head import SVMHead
 
 logger = logging.getLogger("mer_keras")
 
@@ -289,60 +288,3 @@ def finetune(variant: VariantConfig, data: TrainSet, *, seed, pretrained=None, h
         model.set_weights(best["weights"])
     history.update(test_selected_epoch=best["epoch"], test_selected_accuracy=best["acc"])
     return model, history, report
-
-
-class SoftmaxHead:
-    """The network's own classifier. With several outputs (paper 001's four), ``head.output_rule`` says
-    which: their mean, the one best on the inner split, or (LEAKY, the paper's discriminative network)
-    per test clip the one whose loss on that clip's own label is lowest."""
-
-    estimator = None
-
-    def fit(self, variant, model, data: TrainSet, *, seed, history=None):
-        self.model, self.rule = model, variant.head.output_rule
-        self.inner_scores = (history or {}).get("inner_val_uar_per_output")
-        if self.rule == "best_inner_val" and not self.inner_scores:
-            raise ConfigError("head.output_rule = 'best_inner_val' needs finetune.checkpoint = 'best_inner_val'")
-        return self
-
-    def params(self) -> dict:
-        out = {"kind": "softmax"}
-        if self.rule != "mean" or self.inner_scores:
-            out.update(output_rule=self.rule, inner_val_uar_per_output=self.inner_scores)
-        return out
-
-    def predict(self, x, held_out_labels=None):
-        scores = batched_outputs(self.model, x)
-        if scores.ndim == 3:  # (outputs, N, classes)
-            rule = {"best_inner_val": "best_validation"}.get(self.rule, self.rule)
-            scores, _ = choose_output(scores, rule, validation_scores=self.inner_scores, labels=held_out_labels)
-        return scores.argmax(axis=1), scores
-
-
-class SVMHeadStage:
-    """An SVM on the network's pooled features, kernel and C chosen inside the training fold."""
-
-    def fit(self, variant, model, data: TrainSet, *, seed, history=None):
-        if len(model.outputs) > 1:
-            raise ConfigError(f"model {variant.model!r} has {len(model.outputs)} outputs: use head.kind = 'softmax'")
-        self.embed = embedding_of(model)
-        h = variant.head
-        self.estimator = SVMHead(kernels=h.kernels, C=h.C, inner_splits=h.inner_splits, seed=seed)
-        self.estimator.fit(batched_outputs(self.embed, data.x), data.y, groups=data.groups)
-        return self
-
-    def params(self) -> dict:
-        return {"kind": "svm", **self.estimator.best_params_}
-
-    def predict(self, x, held_out_labels=None):
-        features = batched_outputs(self.embed, x)
-        return self.estimator.predict(features), self.estimator.decision_function(features)
-
-
-HEADS = {"svm": SVMHeadStage, "softmax": SoftmaxHead}
-
-
-def head_for(variant: VariantConfig):
-    if variant.head.kind not in HEADS:
-        raise ConfigError(f"unknown head {variant.head.kind!r}; known: {sorted(HEADS)}")
-    return HEADS[variant.head.kind]()
