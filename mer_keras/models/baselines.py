@@ -20,6 +20,7 @@ import keras
 from .common import add_top, finish, regularizer, validate_common
 from .layers import activation_layer, transformer_encoder
 from .layers.conv import DEFAULT_LEAKY_SLOPE
+from .layers.resnet_block import basic_block
 
 DEIT_VARIANTS = {"tiny": (192, 3), "small": (384, 6), "base": (768, 12)}
 """DeiT width and heads; every variant has depth 12, patch 16 and an MLP of 4 x width."""
@@ -55,24 +56,6 @@ def ResNet50(input_shape=(224, 224, 3), include_top=True, weights=None, pooling=
                      name or "resnet50")
 
 
-def _basic_block(x, filters, strides, name, reg, act):
-    """ResNet v1 basic block: 3x3 -> 3x3, projection shortcut when the shape changes."""
-    shortcut = x
-    if strides != 1 or x.shape[-1] != filters:
-        shortcut = keras.layers.Conv2D(filters, 1, strides=strides, use_bias=False, kernel_regularizer=reg,
-                                       name=f"{name}_0_conv")(x)
-        shortcut = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_0_bn")(shortcut)
-    y = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, kernel_regularizer=reg,
-                            name=f"{name}_1_conv")(x)
-    y = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_1_bn")(y)
-    y = activation_layer(act[0], f"{name}_1_relu", act[1])(y)
-    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=reg,
-                            name=f"{name}_2_conv")(y)
-    y = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_2_bn")(y)
-    y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
-    return activation_layer(act[0], f"{name}_out", act[1])(y)
-
-
 def ResNet18(input_shape=(224, 224, 3), include_top=True, weights=None, pooling=None, classes=3,
              classifier_activation="softmax", dropout=0.0, l2=0.0, activation="relu",
              leaky_slope=DEFAULT_LEAKY_SLOPE, name=None):
@@ -94,7 +77,7 @@ def ResNet18(input_shape=(224, 224, 3), include_top=True, weights=None, pooling=
     for stage, filters in enumerate((64, 128, 256, 512), start=2):
         for block in (1, 2):
             strides = 2 if block == 1 and stage > 2 else 1
-            x = _basic_block(x, filters, strides, f"conv{stage}_block{block}", reg, act)
+            x = basic_block(x, filters, strides, f"conv{stage}_block{block}", reg, act)
     x = add_top(x, include_top, pooling, classes, classifier_activation, dropout, reg)
     return finish(inputs, x, name or "resnet18", weights)
 

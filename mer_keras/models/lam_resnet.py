@@ -24,36 +24,13 @@ import keras
 from .common import add_top, finish, regularizer, validate_common
 from .layers.conv import DEFAULT_LEAKY_SLOPE, activation_layer
 from .layers.lam import LAM
+from .layers.resnet_block import basic_block
 
 BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 """Basic blocks per stage (He et al. 2016, Table 1)."""
 STAGE_FILTERS = (64, 128, 256, 512)
 LAM_POSITIONS = ("residual", "output")
 LAM_BLOCKS = ("all", "last")
-
-
-def _basic_block(x, filters, strides, name, reg, act, lam=None, lam_position="residual"):
-    """ResNet v1 basic block (3x3 -> 3x3, projection shortcut when the shape changes), optionally with
-    ``LAM(**lam)`` at ``lam_position``."""
-    shortcut = x
-    if strides != 1 or x.shape[-1] != filters:
-        shortcut = keras.layers.Conv2D(filters, 1, strides=strides, use_bias=False, kernel_regularizer=reg,
-                                       name=f"{name}_0_conv")(x)
-        shortcut = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_0_bn")(shortcut)
-    y = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, kernel_regularizer=reg,
-                            name=f"{name}_1_conv")(x)
-    y = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_1_bn")(y)
-    y = activation_layer(act[0], f"{name}_1_relu", act[1])(y)
-    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=reg,
-                            name=f"{name}_2_conv")(y)
-    y = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_2_bn")(y)
-    if lam is not None and lam_position == "residual":
-        y = LAM(**lam, kernel_regularizer=reg, name=f"{name}_lam")(y)
-    y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
-    y = activation_layer(act[0], f"{name}_out", act[1])(y)
-    if lam is not None and lam_position == "output":
-        y = LAM(**lam, kernel_regularizer=reg, name=f"{name}_lam")(y)
-    return y
 
 
 def _check_lam_stages(lam_stages):
@@ -99,7 +76,7 @@ def LAMResNet(depth=18, lam_stages=(1, 2, 3, 4), lam_position="residual", lam_bl
     for stage, (filters, blocks) in enumerate(zip(STAGE_FILTERS, BLOCKS[depth]), start=1):
         for block in range(1, blocks + 1):
             with_lam = stage in stages_with_lam and (lam_blocks == "all" or block == blocks)
-            x = _basic_block(x, filters, 2 if block == 1 and stage > 1 else 1, f"conv{stage + 1}_block{block}",
-                             reg, act, lam if with_lam else None, lam_position)
+            x = basic_block(x, filters, 2 if block == 1 and stage > 1 else 1, f"conv{stage + 1}_block{block}",
+                            reg, act, lam if with_lam else None, lam_position)
     x = add_top(x, include_top, pooling, classes, classifier_activation, dropout, reg)
     return finish(inputs, x, name or (f"lam_resnet{depth}" if stages_with_lam else f"resnet{depth}"), weights)

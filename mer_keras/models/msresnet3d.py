@@ -67,7 +67,8 @@ def _conv_bn(x, filters, kernel, strides, name, reg, relu=True):
 
 
 def _basic_block(x, filters, strides, name, reg):
-    """3D ResNet basic unit: 3x3x3 -> 3x3x3 plus the shortcut (projection when the shape changes)."""
+    """3D ResNet basic unit: 3x3x3 -> 3x3x3 plus the shortcut (projection when the shape changes).
+    Not ``layers.basic_block``: He-normal kernels, plain ReLU and ``_conv_bn`` naming differ from the 2-D one."""
     shortcut = x
     if strides != 1 or x.shape[-1] != filters:
         shortcut = _conv_bn(x, filters, 1, strides, f"{name}_0", reg, relu=False)

@@ -7,7 +7,7 @@ _EXPORTS = {
     "activation_layer": ".conv", "conv_bn_act": ".conv", "SharedQKVAttention": ".ghost_vit",
     "ghost_module": ".ghost_vit", "ghost_transformer_layer": ".ghost_vit", "ghost_vit_block": ".ghost_vit",
     "inverted_residual": ".mobilevit_block", "mobilevit_block": ".mobilevit_block", "PatchFold": ".patches",
-    "PatchUnfold": ".patches", "transformer_encoder": ".transformer",
+    "PatchUnfold": ".patches", "basic_block": ".resnet_block", "transformer_encoder": ".transformer",
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
 
