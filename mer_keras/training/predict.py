@@ -30,14 +30,14 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from ..datasets.manifest import (
-    IMAGE_EXTENSIONS,
-    frame_number,
-    list_frames,
-    make_row,
-    read_manifest,
-    write_manifest,
+from ..datasets.clips import (  # noqa: F401 (importable here as before)
+    VIDEO_SUFFIXES,
+    clip_manifest,
+    clips_manifest,
+    is_manifest,
+    video_to_frames,
 )
+from ..datasets.manifest import write_manifest
 from ..datasets.precomputed import is_precomputed
 from ..errors import ConfigError, InputError
 from ..files import atomic_write_bytes
@@ -47,30 +47,10 @@ from ..preprocessing.spotting import spot_apexes
 from .data import prepared, preprocess_from_dict
 from .identity import check_export_identity
 
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv")
 PRETRAIN_NAMES = ("pretrain.weights.h5",)
 APEX_RULES = ("spot", "middle")
 """Apex of a clip without annotation: spotted (the default) or the middle frame; an integer is annotated."""
 logger = logging.getLogger("mer_keras")
-
-
-def video_to_frames(video: Path, out_dir: Path) -> Path:
-    """Decode a video into numbered PNG frames (lossless, so sub-pixel motion survives)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cap = cv2.VideoCapture(str(video))
-    if not cap.isOpened():
-        raise InputError(f"{video}: OpenCV cannot open this video")
-    n = 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        n += 1
-        cv2.imwrite(str(out_dir / f"{n}.png"), frame)
-    cap.release()
-    if n == 0:
-        raise InputError(f"{video}: no frame could be decoded")
-    return out_dir
 
 
 def _apex_rule(apex):
@@ -82,58 +62,6 @@ def _apex_rule(apex):
     if isinstance(apex, str) and apex.strip().lstrip("-").isdigit():
         return int(apex)
     raise ConfigError(f"apex must be a 0-based frame position or one of {APEX_RULES}, got {apex!r}")
-
-
-def clip_manifest(frames_dir: Path, onset=None, apex=None, fps=30.0, subject="clip/any") -> pd.DataFrame:
-    """A one-row manifest for a clip folder; onset/apex are 0-based positions (default: first / middle).
-
-    An apex rule (``"spot"``, ``"middle"``) gives the middle frame here, marked ``middle``; ``predict`` spots it."""
-    frames_dir = Path(frames_dir)
-    files = list_frames(frames_dir)
-    if not files:
-        raise InputError(f"{frames_dir}: no numbered image frames found")
-    apex = None if isinstance(apex, str) else apex
-    on = 0 if onset is None else int(onset)
-    ap = (on + len(files) - 1) // 2 if apex is None else int(apex)
-    if not 0 <= on <= ap < len(files):
-        raise InputError(f"{frames_dir}: need 0 <= onset ({on}) <= apex ({ap}) < number of frames ({len(files)})")
-    row = make_row(dataset="clip", subject=subject, clip=frames_dir.name, emotion="unknown",
-                   onset=frame_number(files[on]), apex=frame_number(files[ap]),
-                   offset=frame_number(files[-1]), frames_dir=frames_dir, frame_files=files,
-                   apex_source="annotated" if apex is not None else "middle", fps=fps)
-    return pd.DataFrame([row])
-
-
-def _has_frames(folder: Path) -> bool:
-    return any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS for p in folder.iterdir())
-
-
-def clips_manifest(source, tmp: Path, onset=None, apex=None) -> pd.DataFrame:
-    """Rows to predict: a manifest CSV, one clip (frame folder or video) or a folder of clip folders/videos."""
-    source = Path(source)
-    if not source.exists():
-        raise InputError(f"{source}: does not exist; expected a manifest CSV, a clip folder, a video or a "
-                         "folder of clips")
-    if source.is_file() and source.suffix.lower() == ".csv":
-        if onset is not None or apex not in (None, "spot"):
-            raise InputError("--onset/--apex N (or middle) apply to one clip; a manifest gives each row's own "
-                             "(--apex spot re-spots its middle-frame apexes)")
-        return read_manifest(source, check_frames=True).reset_index(drop=True)
-    if source.is_file():
-        if source.suffix.lower() not in VIDEO_SUFFIXES:
-            raise InputError(f"{source}: expected a manifest .csv, a video ({', '.join(VIDEO_SUFFIXES)}) or a folder")
-        return clip_manifest(video_to_frames(source, tmp / source.stem), onset, apex)
-    if _has_frames(source):
-        return clip_manifest(source, onset, apex)
-    parts = []
-    for child in sorted(source.iterdir()):
-        if child.is_dir() and _has_frames(child):
-            parts.append(clip_manifest(child, onset, apex))
-        elif child.is_file() and child.suffix.lower() in VIDEO_SUFFIXES:
-            parts.append(clip_manifest(video_to_frames(child, tmp / child.stem), onset, apex))
-    if not parts:
-        raise InputError(f"{source}: holds no frames, clip folders or videos")
-    return pd.concat(parts, ignore_index=True)
 
 
 def check_motion(rows: pd.DataFrame, allow_zero_motion: bool = False) -> None:
@@ -335,10 +263,6 @@ def predict_rows(rows: pd.DataFrame, export: Export, cache=None, *, allow_zero_m
     return out
 
 
-def _is_manifest(source) -> bool:
-    return isinstance(source, pd.DataFrame) or Path(source).suffix.lower() == ".csv"
-
-
 def _clip_stems(rows: pd.DataFrame) -> list[str]:
     """A file-name stem per row: the clip for a clip folder or video, else ``<subject>_<clip>``; unique."""
     stems, seen = [], set()
@@ -443,7 +367,7 @@ def predict(source, weights, head=None, config=None, *, softmax=False, onset=Non
             rows = source.reset_index(drop=True)
         else:
             rows = clips_manifest(source, Path(tmp), onset, apex)
-        if apex == "spot" or (apex is None and not _is_manifest(source)):
+        if apex == "spot" or (apex is None and not is_manifest(source)):
             rows = spot_apexes(rows, spot_config, curves=curves)
         read_s = time.perf_counter() - t
         result = predict_rows(rows, export, cache, allow_zero_motion=allow_zero_motion)
