@@ -52,9 +52,11 @@ def test_a_name_shared_with_its_module_is_the_function_even_after_the_module_is_
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_importing_the_packages_starts_no_tensorflow():
+def test_importing_the_packages_starts_no_tensorflow_and_the_config_no_opencv():
     code = ("import sys, mer_keras, mer_keras.models, mer_keras.training, mer_keras.evaluation, mer_keras.datasets\n"
+            "import mer_keras.preprocessing, mer_keras.training.config\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+            "assert 'cv2' not in sys.modules, 'the configuration loads OpenCV'\n"
             "mer_keras.paired_bootstrap\n"
             "assert 'tensorflow' not in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
