@@ -203,9 +203,28 @@ def test_reproduce_runs_on_precomputed_flow_and_face_files(tmp_path, cache):
     assert main(["manifest", "precomputed", "--labels", str(labels), "--input", f"flow={tmp_path / 'flow'}",
                  "--input", f"apex={tmp_path / 'apex'}", "--out", str(tmp_path / "m.csv")]) == 0
     res = reproduce("liu2022_shufflenet", data=str(tmp_path / "m.csv"), out=tmp_path / "run", cache=cache,
-                    overrides={k: v for k, v in TINY.items() if k != "synthme"})
+                    overrides={k: v for k, v in TINY.items() if k != "synthme"}, export=True)
     assert res["scores"]["all"]["n"] == len(rows) == 6
     variant = res["variants"]["shufflenet_ghost_vit"]
     assert variant["config"]["preprocess"]["representation"] == "apex"
     assert variant["config"]["pretrain"]["representation"] == "flow"
     assert "linear_svm_flow" in res["baselines"]  # the flow files fed pre-training and its own floor
+    _an_export_of_precomputed_files_refuses_frames(tmp_path / "run" / "export" / "shufflenet_ghost_vit",
+                                                   tmp_path / "m.csv")
+
+
+def _an_export_of_precomputed_files_refuses_frames(export_dir, manifest_csv):
+    """The export records that it was trained on precomputed files; frames would reach it scaled otherwise."""
+    from mer_keras.datasets import read_manifest
+    from mer_keras.errors import InputError
+    from mer_keras.training.export import load_export as load_folder
+    from mer_keras.training.predict import load_export, predict_rows
+
+    assert json.loads((export_dir / "config.json").read_text())["input_source"] == "precomputed"
+    assert "precomputed input files" in load_folder(export_dir).preprocessing.scaling
+    export = load_export(export_dir / "model.weights.h5")
+    rows = read_manifest(manifest_csv)
+    assert len(predict_rows(rows, export)) == len(rows)  # the same kind of files: predicted
+    frames = rows.drop(columns=[c for c in rows if c.startswith("input_")])
+    with pytest.raises(InputError, match="trained on precomputed input files"):
+        predict_rows(frames, export)

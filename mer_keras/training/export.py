@@ -88,7 +88,11 @@ def preprocessing_of(config: dict, where: str = CONFIG_FILE) -> Preprocessing:
     params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in pre.items()}
     shape = tuple(int(s) for s in config.get("input_shape") or ())
     size = int(params.get("size", shape[-2] if len(shape) >= 3 else 224))
-    return Preprocessing(representation, size, shape, scaling_of(representation, params), params)
+    scaling = scaling_of(representation, params)
+    if config.get("input_source") == "precomputed":  # runner.input_source
+        scaling = ("as the precomputed input files were read (mer_keras.preprocessing.precomputed: e.g. per-image "
+                   "min-max flow images), not computed from frames")
+    return Preprocessing(representation, size, shape, scaling, params)
 
 
 def _read_config(folder: Path) -> dict:

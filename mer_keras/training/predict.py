@@ -208,6 +208,24 @@ def _load_head(path: Path, n_classes: int, joblib):
     return clf
 
 
+def check_input_source(rows: pd.DataFrame, export: Export) -> None:
+    """An export trained on precomputed files predicts rows of such files, one trained on frames rows of frames
+    (``runner.input_source``): the other kind would reach the network scaled otherwise. Exports written before
+    the export recorded it are not checked."""
+    trained_on = export.config.get("input_source")
+    given = "precomputed" if is_precomputed(rows) else "frames"
+    if trained_on is None or trained_on == given:
+        return
+    if trained_on == "precomputed":
+        raise InputError(f"{export.weights.parent}: this model was trained on precomputed input files (read and "
+                         "scaled as those files were); these clips are frames, whose inputs would be computed and "
+                         "scaled otherwise. Predict on the same kind of files (a manifest from `mer-keras manifest "
+                         "precomputed`), or export a model trained on frames")
+    raise InputError(f"{export.weights.parent}: this model was trained on inputs computed from frames; these rows "
+                     "are precomputed files, whose scaling may differ. Predict on frame clips, or export a model "
+                     "trained on precomputed files of this kind")
+
+
 def predict_rows(rows: pd.DataFrame, export: Export, cache=None, *, allow_zero_motion=False,
                  n_jobs: int = 1, progress: bool = False) -> pd.DataFrame:
     """One prediction per manifest row, with per-class scores and per-stage timings (seconds).
@@ -216,6 +234,7 @@ def predict_rows(rows: pd.DataFrame, export: Export, cache=None, *, allow_zero_m
     ``load_s`` and ``model_loads`` are the export's (the same on every row: it was loaded once).
     """
     check_motion(rows, allow_zero_motion)
+    check_input_source(rows, export)
     n = len(rows)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()

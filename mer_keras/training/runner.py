@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..datasets.manifest import ManifestError, stem_collisions
+from ..datasets.schema import is_precomputed
 from ..errors import InputError
 from ..evaluation import FoldStore, loso_folds
 from ..files import atomic_write_json, subject_file_stem
@@ -193,6 +194,13 @@ def as_saved(setup: dict) -> dict:
     return json.loads(json.dumps(setup, sort_keys=True, default=str))
 
 
+def input_source(rows: pd.DataFrame) -> str:
+    """Where a run's inputs came from: ``"precomputed"`` files (read and scaled as the files were, e.g. per-image
+    min-max flow images) or ``"frames"`` (computed by ``prepare`` at fixed scales). An export records it, and
+    ``predict`` refuses rows of the other kind: the same representation would reach the network scaled otherwise."""
+    return "precomputed" if is_precomputed(rows) else "frames"
+
+
 def export_model(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed: int, *, classes, preprocess,
                  macro_weights=None, extra_setup=None) -> Path:
     """Train the variant on *all* subjects (no test subject left) and save weights + head for `predict`.
@@ -235,7 +243,8 @@ def export_model(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed
     identity = export_identity(out / "model.weights.h5", out / "head.joblib" if res.head is not None else None)
     atomic_write_json(out / "config.json",  # written last: its presence means the export is complete
                       {"model": variant.model, "identity": identity,
-                       "preprocess": {"representation": preprocess.representation, **prepare_params(preprocess)}, "classes": list(classes),
+                       "preprocess": {"representation": preprocess.representation, **prepare_params(preprocess)},
+                       "input_source": input_source(inputs.rows), "classes": list(classes),
                        "head": variant.head.kind, "input_shape": list(inputs.x.shape[1:]),
                        "network": to_plain(variant.network)})
     return out
