@@ -16,7 +16,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "mer_keras"
 MAX_LINES = 80
 
-CYCLE_EDGES = {}
+CYCLE_EDGES: dict = {}
 """Import edges (importer, imported) allowed to close a cycle; every other cycle fails."""
 
 CLI_MODULES = ("mer_keras.cli", "mer_keras.__main__", "mer_keras.datasets.synthme_commands")
@@ -37,8 +37,7 @@ FUNCTION_IMPORTS = {
 }
 """(module, function) pairs allowed to import inside the function, with the reason."""
 
-LONG_FUNCTIONS = {
-}
+LONG_FUNCTIONS: dict = {}
 """(module, function) pairs allowed over ``MAX_LINES`` lines, with the reason."""
 
 
