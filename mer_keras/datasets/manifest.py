@@ -9,12 +9,12 @@ stay importable from here, where readers, preprocessing and training import them
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import InputError, InputNotFoundError
+from ..files import atomic_write_text
 from .images import IGNORED_DECODER_LINES, read_image  # noqa: F401 (importable here as before)
 from .schema import (  # noqa: F401 (importable here as before)
     APEX_SOURCES,
@@ -38,15 +38,6 @@ from .schema import (  # noqa: F401 (importable here as before)
 from .validation import validate
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
 def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write a manifest CSV atomically (a crash or a failed write never leaves a file behind)."""
     path = Path(path)
@@ -57,16 +48,7 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     except (FileExistsError, NotADirectoryError) as e:
         raise InputError(f"--out {path}: {e.filename} is a file, not a folder, so the manifest cannot be written "
                          "under it") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a manifest is as shared as any file
-        with os.fdopen(fd, "w", newline="") as f:
-            df.to_csv(f, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, df.to_csv(index=False))  # one writer for every file (mer_keras.files)
     return path
 
 
