@@ -244,5 +244,13 @@ def is_precomputed(df) -> bool:
     return bool(input_columns(df))
 
 
+def input_source(df) -> str:
+    """Where a manifest's inputs come from: ``"precomputed"`` files (read and scaled as the files were, e.g.
+    per-image min-max flow images) or ``"frames"`` (computed by ``prepare`` at fixed scales). An export records
+    it and ``predict`` refuses rows of the other kind: the same representation would reach the network scaled
+    otherwise."""
+    return "precomputed" if is_precomputed(df) else "frames"
+
+
 def representations(df) -> list[str]:
     return [c[len(INPUT_PREFIX):] for c in input_columns(df)]

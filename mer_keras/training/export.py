@@ -89,7 +89,7 @@ def preprocessing_of(config: dict, where: str = CONFIG_FILE) -> Preprocessing:
     shape = tuple(int(s) for s in config.get("input_shape") or ())
     size = int(params.get("size", shape[-2] if len(shape) >= 3 else 224))
     scaling = scaling_of(representation, params)
-    if config.get("input_source") == "precomputed":  # runner.input_source
+    if config.get("input_source") == "precomputed":  # datasets.schema.input_source
         scaling = ("as the precomputed input files were read (mer_keras.preprocessing.precomputed: e.g. per-image "
                    "min-max flow images), not computed from frames")
     return Preprocessing(representation, size, shape, scaling, params)

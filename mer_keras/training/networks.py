@@ -53,10 +53,10 @@ GRAPH_OPTIMIZER_SETTINGS = ("on", "off", "eager")
 def graph_optimizer_setting() -> str:
     """``MER_KERAS_GRAPH_OPTIMIZER``: ``on`` (the default), ``off`` or ``eager``. Off, a traced function's first
     call skips TensorFlow's graph rewrites, which cost seconds per function for a ShuffleNet-sized graph. Eager,
-    nothing is traced: every step runs op by op (Keras' ``run_eagerly``, for debugging), which on a run of a few
-    steps per network (the test suite's tiny runs) saves the tracing, about a third of a tiny ``reproduce``, and on
-    a long run is much slower. The kernels differ, so the last bits of the numbers may too: the setting is
-    recorded with the run."""
+    nothing is traced: every step runs op by op (Keras' ``run_eagerly``), which on a run of a few steps per
+    network (the test suite's tiny runs) saves the tracing, about a third of a tiny ``reproduce``; it is meant
+    for debugging and tiny runs and was not measured on long ones. The kernels differ, so the last bits of the
+    numbers may too: the setting is recorded with the run."""
     setting = os.environ.get(GRAPH_OPTIMIZER_ENV, "on").strip().lower()
     if setting not in GRAPH_OPTIMIZER_SETTINGS:
         raise ConfigError(f"{GRAPH_OPTIMIZER_ENV} must be 'on', 'off' or 'eager', got {setting!r}")

@@ -38,7 +38,7 @@ from ..datasets.clips import (  # noqa: F401 (importable here as before)
     video_to_frames,
 )
 from ..datasets.manifest import write_manifest
-from ..datasets.precomputed import is_precomputed
+from ..datasets.schema import input_source, is_precomputed
 from ..errors import ConfigError, InputError
 from ..files import atomic_write_bytes
 from ..preprocessing.defaults import COMMON, FLOW
@@ -210,10 +210,10 @@ def _load_head(path: Path, n_classes: int, joblib):
 
 def check_input_source(rows: pd.DataFrame, export: Export) -> None:
     """An export trained on precomputed files predicts rows of such files, one trained on frames rows of frames
-    (``runner.input_source``): the other kind would reach the network scaled otherwise. Exports written before
+    (``datasets.schema.input_source``): the other kind would reach the network scaled otherwise. Exports written before
     the export recorded it are not checked."""
     trained_on = export.config.get("input_source")
-    given = "precomputed" if is_precomputed(rows) else "frames"
+    given = input_source(rows)
     if trained_on is None or trained_on == given:
         return
     if trained_on == "precomputed":

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..datasets.manifest import ManifestError, stem_collisions
-from ..datasets.schema import is_precomputed
+from ..datasets.schema import input_source
 from ..errors import InputError
 from ..evaluation import FoldStore, loso_folds
 from ..files import atomic_write_json, subject_file_stem
@@ -192,13 +192,6 @@ def check_same_setup(folder: Path, setup: dict) -> None:
 def as_saved(setup: dict) -> dict:
     """``setup`` as it reads back from its JSON file, so a saved and a fresh setup compare equal."""
     return json.loads(json.dumps(setup, sort_keys=True, default=str))
-
-
-def input_source(rows: pd.DataFrame) -> str:
-    """Where a run's inputs came from: ``"precomputed"`` files (read and scaled as the files were, e.g. per-image
-    min-max flow images) or ``"frames"`` (computed by ``prepare`` at fixed scales). An export records it, and
-    ``predict`` refuses rows of the other kind: the same representation would reach the network scaled otherwise."""
-    return "precomputed" if is_precomputed(rows) else "frames"
 
 
 def export_model(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed: int, *, classes, preprocess,
