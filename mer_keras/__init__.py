@@ -21,7 +21,7 @@ _EXPORTS = {
     "bootstrap_ci": ".evaluation.bootstrap", "paired_bootstrap": ".evaluation.bootstrap",
     "plot_confusion_matrix": ".evaluation.plots", "results_table": ".evaluation.report",
 }
-__getattr__, _dir, _names = lazy_exports(__name__, _EXPORTS)
+__getattr__, _, _names = lazy_exports(__name__, _EXPORTS)
 __all__ = [*_names, "__version__"]  # noqa: PLE0604 - the lazy table above is the list
 
 

@@ -2,8 +2,9 @@
 package's default thread count (one intra-op thread per fold), so in-process runs at the default need no worker.
 TensorFlow runs eagerly (``MER_KERAS_GRAPH_OPTIMIZER=eager``, inherited by the CLI and worker processes the tests
 start): the tests' runs are a few steps per network, where tracing a graph costs more than it saves (about a
-third of a tiny ``reproduce``); the default of a user's run (graphs, optimised) is unchanged and tested on its
-own, and a resume with another value is refused."""
+third of a tiny ``reproduce``). The default of a user's run (graphs, optimised) is unchanged;
+``tests/test_training_graph_optimizer.py`` still trains a traced graph (optimiser off) and checks that a resume
+with another value is refused."""
 import os
 import sys
 from pathlib import Path

@@ -20,8 +20,8 @@ TINY = {
     "head": {"C": [1.0], "kernels": ["linear"], "inner_splits": 2},
     "synthme": {"subjects": 3, "clips_per_subject": 4},
 }
-TINY_ARGS = ["--set", "preprocess.size=32", "--set", "network.stage_repeats=[1,1,1]", "--set", "pretrain.epochs=2",
-             "--set", "pretrain.batch_size=8",
+TINY_ARGS = ["--set", "preprocess.size=32", "--set", "network.stage_repeats=[1,1,1]",
+             "--set", "pretrain.epochs=2", "--set", "pretrain.batch_size=8",
              "--set", "finetune.epochs=1", "--set", "finetune.batch_size=8", "--set", "head.C=[1.0]",
              "--set", 'head.kernels=["linear"]', "--set", "head.inner_splits=2",
              "--set", "synthme.subjects=3", "--set", "synthme.clips_per_subject=4"]
@@ -39,7 +39,7 @@ def _cli(*args, cwd=None, env=None):
 
 def test_interrupted_run_resumes_without_redoing_finished_folds(tmp_path, cache, monkeypatch):
     """An interrupted run resumes without redoing its finished folds; then (on the same run, which costs about
-    90 s to make) its export predicts a clip and a rerun with other settings is refused."""
+    40 s to make) its export predicts a clip and a rerun with other settings is refused."""
     calls = []
     real = fold_module.run_fold
 
