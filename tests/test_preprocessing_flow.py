@@ -12,7 +12,7 @@ from mer_keras.preprocessing import (
     optical_strain,
     resize_flow,
 )
-from mer_keras.preprocessing.flow import hflip_hsv_picture
+from mer_keras.preprocessing.flow import centre_flow, hflip_hsv_picture
 
 SIZE = 128
 
@@ -105,3 +105,22 @@ def test_nan_flow_names_where(monkeypatch):
     monkeypatch.setattr(flow_module.cv2, "calcOpticalFlowFarneback", lambda *a: np.full((8, 8, 2), np.nan, np.float32))
     with pytest.raises(ValueError, match="NaN.*clip s/c, frames 0->3"):
         optical_flow(np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8), "farneback", where="(clip s/c, frames 0->3)")
+
+
+def test_centre_flow_removes_each_image_s_median_u_and_v():
+    """Per image (and per frame of a stack): a constant offset added to u and v disappears, strain stays."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(3, 8, 8, 3)).astype(np.float32)
+    offsets = np.array([[0.3, -0.2], [0.0, 0.5], [-0.7, 0.1]], np.float32)
+    shifted = base.copy()
+    shifted[..., :2] += offsets[:, None, None, :]
+    np.testing.assert_allclose(centre_flow(shifted), centre_flow(base), atol=1e-6)
+    np.testing.assert_allclose(np.median(centre_flow(shifted)[..., :2], axis=(1, 2)), 0.0, atol=1e-6)
+    assert centre_flow(shifted)[..., 2].tobytes() == shifted[..., 2].tobytes()
+    stack = np.stack([shifted, base], axis=1)  # (clips, T=2, H, W, C): each frame its own median
+    np.testing.assert_allclose(centre_flow(stack)[:, 0], centre_flow(shifted), atol=1e-6)
+    assert centre_flow(shifted, "none") is shifted
+    with pytest.raises(ValueError, match="flow centring"):
+        centre_flow(shifted, "mean")
+    with pytest.raises(ValueError, match="C >= 2"):
+        centre_flow(shifted[..., :1])

@@ -31,7 +31,8 @@ def manifest(tmp_path_factory):
     {"representation": "apex", "grayscale": True, "masks": ("eyes", "static")},
     {"representation": "flow", "masks": ("eyes",)},
     {"representation": "ars", "n_key": 3},
-], ids=["apex_masked", "flow", "ars"])
+    {"representation": "flow", "flow_centring": "median"},
+], ids=["apex_masked", "flow", "ars", "flow_centred"])
 def test_a_clip_s_prepared_array_does_not_depend_on_the_other_clips(manifest, tmp_path, settings):
     pre = PreprocessConfig(size=32, flow_size=32, **settings)
     whole, _ = prepared(manifest, pre, tmp_path / "whole", n_jobs=1, progress=False)
@@ -42,3 +43,18 @@ def test_a_clip_s_prepared_array_does_not_depend_on_the_other_clips(manifest, tm
     assert whole[1].tobytes() == alone[0].tobytes() == mixed[1].tobytes()
     assert mixed[0].tobytes() == whole[3].tobytes() and mixed[2].tobytes() == whole[2].tobytes()
     assert not np.array_equal(whole[1], whole[3])  # the clips do differ: the comparison could fail
+
+
+def test_flow_centring_subtracts_each_clip_s_own_median_after_the_cache(manifest, tmp_path):
+    """``flow_centring = "median"``: each clip's u and v lose their own median, strain is untouched, and the cached
+    arrays stay those of ``prepare`` (a run without centring reading the same cache gets the uncentred input)."""
+    plain, _ = prepared(manifest, PreprocessConfig(size=32, flow_size=32), tmp_path, n_jobs=1, progress=False)
+    centred, _ = prepared(manifest, PreprocessConfig(size=32, flow_size=32, flow_centring="median"), tmp_path,
+                          n_jobs=1, progress=False)
+    again, _ = prepared(manifest, PreprocessConfig(size=32, flow_size=32), tmp_path, n_jobs=1, progress=False)
+    medians = np.median(plain[..., :2], axis=(1, 2))
+    assert np.abs(medians).max() > 1e-3  # the drifting clips have a median motion to remove
+    np.testing.assert_allclose(centred[..., :2], plain[..., :2] - medians[:, None, None, :], atol=1e-6)
+    np.testing.assert_allclose(np.median(centred[..., :2], axis=(1, 2)), 0.0, atol=1e-6)
+    assert centred[..., 2].tobytes() == plain[..., 2].tobytes()
+    assert again.tobytes() == plain.tobytes()

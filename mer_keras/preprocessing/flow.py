@@ -20,6 +20,7 @@ import numpy as np
 
 from .defaults import (
     FARNEBACK_DEFAULTS,
+    FLOW_CENTRING,
     FLOW_METHODS,
     METHOD_DEFAULTS,
     THIRD_CHANNELS,
@@ -127,3 +128,24 @@ def hflip_hsv_picture(image: np.ndarray) -> np.ndarray:
     hsv = cv2.cvtColor(np.ascontiguousarray(image[:, ::-1], dtype=np.float32), cv2.COLOR_RGB2HSV)
     hsv[..., 0] = np.mod(180.0 - hsv[..., 0], 360.0)
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+def centre_flow(x: np.ndarray, rule: str = "median") -> np.ndarray:
+    """``x`` (..., H, W, C >= 2: flow images or stacks of them) with each image's own median u and v subtracted.
+
+    Why: flow images published per-image min-max normalised (MEGC 2019's ``norm_u_v_os``) put zero motion at a
+    different grey level in every image, and a residual head translation shifts all of a face's vectors; most of
+    a face does not move in a micro-expression, so its median vector is that offset. Each image's statistic is
+    its own (nothing crosses clips, so nothing of a test subject reaches training). ``rule = "none"`` returns
+    ``x`` unchanged. Our choice, no paper's: measured in ``docs/experiments/reference_systems.md``.
+    """
+    if rule not in FLOW_CENTRING:
+        raise ValueError(f"flow centring must be one of {list(FLOW_CENTRING)}, got {rule!r}")
+    if rule == "none":
+        return x
+    x = np.asarray(x)
+    if x.ndim < 3 or x.shape[-1] < 2:
+        raise ValueError(f"flow centring needs (..., H, W, C >= 2) flow images, got shape {x.shape}")
+    out = np.array(x, dtype=np.float32, copy=True)
+    out[..., :2] -= np.median(out[..., :2], axis=(-3, -2), keepdims=True)
+    return out

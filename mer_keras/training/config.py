@@ -32,6 +32,7 @@ from ..preprocessing.defaults import (
     COMMON,
     EVM_ORDERS,
     FLOW,
+    FLOW_CENTRING,
     FLOW_METHODS,
     FRAME_RULES,
     KEYFRAME_RULES,
@@ -171,6 +172,7 @@ PROBABILITY = Number(float, 0.0, 1.0)
 REPRESENTATIONS = REPRESENTATION_NAMES  # preprocessing's names, in its table's order
 MASKS = Options("eyes", "static")  # of preprocessing.face.MASK_NAMES, the two an experiment may set
 OPTIMIZERS = ("adam", "sgd", "adamp")
+CENTRED = ("flow", "flow_stack")  # the representations whose channels 0 and 1 are u and v (flow.centre_flow)
 
 # ------------------------------------------------------------------------------------------------ sections
 
@@ -209,6 +211,10 @@ class PreprocessConfig:
     levels: int = setting(STACK["levels"], Number(int, 1, 8), "EVM pyramid levels")
     pyramid: str = setting(STACK["pyramid"], Options(*PYRAMIDS), "EVM pyramid")
     lambda_c: float = setting(STACK["lambda_c"], POSITIVE, "EVM spatial wavelength cut-off")
+    flow_centring: str = setting("none", Options(*FLOW_CENTRING),
+                                 "subtracted from each flow image's u and v before training and the floors: "
+                                 "nothing, or the image's own median (zero motion of per-image min-max images; "
+                                 "our choice, no paper's)")
     n_key: int = setting(RESIDUAL["n_key"], Number(int, 2, 64),
                          "key frames of the ARS / RRS residual sums (paper 003's Nkey)")
     frames: str = setting(APEX["frames"], Options(*FRAME_RULES),
@@ -646,6 +652,10 @@ def _variant(v: dict, i: int, sections: dict, overrides: dict, where: str) -> Va
     for name in VARIANT_SECTIONS:  # the variant's own table, then --set on top (it applies to all variants)
         values = merge(merge(sections[name], v.get(name, {})), overrides.get(name, {}))
         parts[name] = build_section(name, values, vwhere)
+    if parts["preprocess"].flow_centring != "none" and parts["preprocess"].representation not in CENTRED:
+        raise ConfigError(vwhere + f"preprocess.flow_centring = {parts['preprocess'].flow_centring!r} centres flow "
+                          f"vectors: it takes representation {' or '.join(map(repr, CENTRED))}, not "
+                          f"{parts['preprocess'].representation!r}")
     if parts["preprocess"].frames == "sequence" and parts["preprocess"].representation != "apex":
         raise ConfigError(vwhere + "preprocess.frames = 'sequence' takes the face frames of representation "
                           f"'apex', not {parts['preprocess'].representation!r}")

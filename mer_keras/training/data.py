@@ -14,6 +14,7 @@ from ..datasets import load_manifest, read_manifest, synthme
 from ..datasets.labels import classes_for
 from ..errors import ConfigError, InputError
 from ..preprocessing import prepare
+from ..preprocessing.flow import centre_flow
 from ..preprocessing.representations import REPRESENTATIONS
 from .config import ExperimentConfig, PreprocessConfig, build_section
 
@@ -68,9 +69,10 @@ def prepare_params(pre: PreprocessConfig) -> dict:
 
 def prepared(manifest, pre: PreprocessConfig, cache: Path, **run):
     """(arrays, fallbacks) of every manifest row under ``pre``, from the cache under ``cache``; ``run`` says
-    how to run it (``n_jobs``, ``progress``), which never changes the arrays."""
+    how to run it (``n_jobs``, ``progress``), which never changes the arrays. ``pre.flow_centring`` is applied
+    here, after the cache (each clip's own median: cheap, and the cached arrays stay those of ``prepare``)."""
     result = prepare(manifest, pre.representation, Path(cache) / "prepared", **run, **prepare_params(pre))
-    return result.stack(), [{k: (v if isinstance(v, (int, float, type(None))) else str(v)) for k, v in r.items()}
+    return centre_flow(result.stack(), pre.flow_centring), [{k: (v if isinstance(v, (int, float, type(None))) else str(v)) for k, v in r.items()}
                             for r in result.fallback_records]
 
 
