@@ -252,3 +252,48 @@ def test_a_damaged_fold_folder_still_prints_the_table(run16, capsys):
     assert main(["table", str(run16), "--no-published"]) == 2
     captured = capsys.readouterr()
     assert "abl [Full model]" in captured.out and "no paired differences" in captured.err
+
+
+def _twin_run(run_dir, net_wrong, svm_wrong, subjects=4):
+    """A run of experiment 'twin': variant 'net' and both baselines with fold CSVs (a --set makes the runs differ)."""
+    import json
+
+    from mer_keras.evaluation import pooled_scores
+
+    preds = {"net": fold_preds(subjects, wrong=net_wrong), "baseline_linear_svm": fold_preds(subjects, wrong=svm_wrong),
+             "baseline_majority": fold_preds(subjects, wrong=range(0, 24, 3))}
+    for name, p in preds.items():
+        save_folds(run_dir, name, p)
+    write_results_json(run_dir, config={"name": "twin"}, scores=pooled_scores(preds["net"]),
+                       variants={"net": {"scores": pooled_scores(preds["net"])}})
+    doc = json.loads((run_dir / "results.json").read_text())
+    doc["baselines"] = {k: {"label": k, "scores": {"all": pooled_scores(preds[f"baseline_{k}"])["all"]}}
+                        for k in ("majority", "linear_svm")}
+    (run_dir / "results.json").write_text(json.dumps(doc))
+    return run_dir
+
+
+def test_runs_of_one_experiment_are_told_apart_and_paired_across_runs(tmp_path, capsys):
+    """Two runs of one experiment (one --set apart) used to print as one run, their lines merged; --across-runs pairs
+    the network of one with the network and the floor of the other, never with a run on other clips."""
+    from mer_keras.evaluation import paired_differences
+
+    raw = _twin_run(tmp_path / "raw", net_wrong=(1, 5, 9), svm_wrong=(1, 5, 9, 13, 17))
+    centred = _twin_run(tmp_path / "centred", net_wrong=(), svm_wrong=(1, 5))
+    other = _twin_run(tmp_path / "other", net_wrong=(), svm_wrong=(), subjects=3)
+    within = paired_differences([raw, centred], n_boot=100)
+    assert set(within["run"]) == {"twin (raw)", "twin (centred)"}
+    assert len(within) == 2 * 3 * 2  # per run: 3 pairs of net and two baselines, 2 metrics each; none across
+    across = paired_differences([raw, centred, other], n_boot=100, across_runs=True)
+    between = across[across["run"].str.contains(" vs ")]
+    assert set(between["run"]) == {"twin (raw) vs twin (centred)"}  # 'other' holds other clips
+    assert not (between["a"].str.contains("majority") | between["b"].str.contains("majority")).any()
+    assert len(between) == 2 * 2 * 2  # {net, linear_svm} x {net, linear_svm}, 2 metrics
+    uf1 = between[between["metric"] == "uf1"].set_index(["a", "b"])["difference"]
+    assert uf1[("twin (raw): net", "twin (centred): net")] < 0  # the centred run's network is never wrong
+    assert uf1[("twin (raw): baseline: linear_svm", "twin (centred): net")] < uf1[("twin (raw): net", "twin (centred): net")]
+    assert main(["table", str(raw), str(centred), "--no-published", "--n-boot", "50", "--across-runs"]) == 0
+    out = capsys.readouterr().out
+    assert "twin (raw) vs twin (centred)" in out and "twin (raw): baseline: linear_svm" in out
+    assert main(["table", str(raw), str(centred), "--no-published", "--n-boot", "50"]) == 0
+    assert " vs " not in capsys.readouterr().out.split("Paired differences")[1]

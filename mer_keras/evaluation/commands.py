@@ -40,7 +40,7 @@ def table_command(args) -> int:
     if args.no_pairs:
         return 0
     try:  # a damaged fold folder must not hide the table printed above
-        pairs = paired_differences(args.run_dirs, n_boot=args.n_boot, seed=args.seed)
+        pairs = paired_differences(args.run_dirs, n_boot=args.n_boot, seed=args.seed, across_runs=args.across_runs)
     except (FileNotFoundError, ValueError) as e:
         print(f"mer-keras table: no paired differences: {e}", file=sys.stderr)
         return 2
@@ -92,6 +92,10 @@ def register(subparsers) -> None:
                         "and after the stage), and the folds that collapsed to one class")
     p.add_argument("--no-pairs", action="store_true",
                    help="leave out the paired differences between the variants of a run")
+    p.add_argument("--across-runs", action="store_true",
+                   help="also compare every variant and baseline of one run with every one of each later run "
+                        "scored on the same clips (two runs of one experiment that differ by one --set: that "
+                        "setting's effect, paired; a network against the other run's floor)")
     p.add_argument("--n-boot", type=positive_int, default=1000, metavar="N",
                    help="subject resamples of the paired bootstrap (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (default 0)")

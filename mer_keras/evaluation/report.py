@@ -302,28 +302,50 @@ def missing_fold_files(store: FoldStore, recorded_folds=None) -> list[str]:
     return gone
 
 
-def paired_differences(run_dirs, metrics=("uf1", "uar"), n_boot: int = 1000, seed=0, level: float = 0.95) -> pd.DataFrame:
+MAJORITY_LABEL = "baseline: majority"
+
+
+def paired_differences(run_dirs, metrics=("uf1", "uar"), n_boot: int = 1000, seed=0, level: float = 0.95,
+                       across_runs: bool = False) -> pd.DataFrame:
     """Paired-bootstrap ``a - b`` for every two variants of a run scored on the same clips (``PAIR_COLUMNS``).
 
     Predictions come from the fold CSVs of each variant named in ``results.json`` (``RUN_DIR/folds/<variant>/``);
     pairs whose clips or labels differ are left out, as are runs with fewer than two variants on disk.
+    ``across_runs`` also pairs every variant and baseline of one run with every one of each later run on the same
+    clips: two runs of one experiment that differ by one ``--set`` give that setting's effect, paired, and a
+    network against the other run's floor (the majority baseline, which reads no input, is not paired across
+    runs). Runs of one experiment are told apart by their folder's name.
     """
     if isinstance(run_dirs, (str, Path)):
         run_dirs = [run_dirs]
-    rows = []
-    for run_dir in run_dirs:
-        run_dir = Path(run_dir)
+    runs = []
+    for run_dir in map(Path, run_dirs):
         doc = read_results_json(run_dir)
-        preds = list(_fold_predictions(run_dir, doc).items())
+        runs.append((run_dir, _run_name(run_dir, doc), list(_fold_predictions(run_dir, doc).items())))
+    names = [name for _, name, _ in runs]
+    labels = [f"{name} ({run_dir.name})" if names.count(name) > 1 else name for run_dir, name, _ in runs]
+    rows = []
+
+    def add(run_label, a, pa, b, pb):
+        try:
+            paired(pa, pb)
+        except ValueError:
+            return  # not run on the same clips: nothing to pair
+        for metric, d in paired_bootstrap(pa, pb, metrics, n_boot=n_boot, seed=seed, level=level).items():
+            rows.append({"run": run_label, "a": a, "b": b, "n": len(pa), "metric": metric,
+                         "difference": d.difference, "low": d.low, "high": d.high, "verdict": d.verdict})
+
+    for label, (_, _, preds) in zip(labels, runs):
         for i, (a, pa) in enumerate(preds):
             for b, pb in preds[i + 1:]:
-                try:
-                    paired(pa, pb)
-                except ValueError:
-                    continue  # not run on the same clips: nothing to pair
-                for metric, d in paired_bootstrap(pa, pb, metrics, n_boot=n_boot, seed=seed, level=level).items():
-                    rows.append({"run": _run_name(run_dir, doc), "a": a, "b": b, "n": len(pa), "metric": metric,
-                                 "difference": d.difference, "low": d.low, "high": d.high, "verdict": d.verdict})
+                add(label, a, pa, b, pb)
+    if across_runs:
+        for i, (label_i, (_, _, preds_i)) in enumerate(zip(labels, runs)):
+            for label_j, (_, _, preds_j) in zip(labels[i + 1:], runs[i + 1:]):
+                for a, pa in preds_i:
+                    for b, pb in preds_j:
+                        if MAJORITY_LABEL not in (a, b):
+                            add(f"{label_i} vs {label_j}", f"{label_i}: {a}", pa, f"{label_j}: {b}", pb)
     return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
 
 
