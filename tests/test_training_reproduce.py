@@ -5,9 +5,12 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import mer_keras.training.fold as fold_module
+from mer_keras.training.config import PreprocessConfig
+from mer_keras.training.data import prepared
 from mer_keras.training.reproduce import reproduce
 
 # one ShuffleNet unit per stage: these tests are about the run (resume, export, order), not the network's depth,
@@ -228,3 +231,34 @@ def _an_export_of_precomputed_files_refuses_frames(export_dir, manifest_csv):
     frames = rows.drop(columns=[c for c in rows if c.startswith("input_")])
     with pytest.raises(InputError, match="trained on precomputed input files"):
         predict_rows(frames, export)
+
+
+def test_an_export_trained_on_centred_flow_centres_what_it_predicts(tmp_path, cache):
+    """``flow_centring`` travels with the export: predict feeds the network the same centred flow it trained on."""
+    from mer_keras.cli import main
+    from mer_keras.datasets import read_manifest
+    from mer_keras.preprocessing.flow import centre_flow
+    from mer_keras.training.export import load_export as load_folder
+    from mer_keras.training.predict import load_export, predict_rows
+    from tests.fixtures.precomputed_layouts import SMALL, htnet_csv, write_flat
+
+    rows = [r for r in SMALL if r[1] in ("sub01", "s01", "7")]
+    write_flat(tmp_path / "flow", rows)
+    labels = htnet_csv(tmp_path / "labels.csv", rows)
+    assert main(["manifest", "precomputed", "--labels", str(labels), "--input", f"flow={tmp_path / 'flow'}",
+                 "--out", str(tmp_path / "m.csv")]) == 0
+    reproduce("merkeras_flow", data=str(tmp_path / "m.csv"), out=tmp_path / "run", cache=cache, export=True,
+              overrides={"finetune": {"epochs": 1, "members": 1}, "baselines": False})
+    export_dir = tmp_path / "run" / "export" / "merkeras_flow"
+    assert json.loads((export_dir / "config.json").read_text())["preprocess"]["flow_centring"] == "median"
+    described = load_folder(export_dir).preprocessing
+    assert described.flow_centring == "median" and "flow_centring" not in described.params  # params go to prepare
+    assert "median u and v subtracted" in described.scaling
+    export = load_export(export_dir / "model.weights.h5")
+    manifest = read_manifest(tmp_path / "m.csv")
+    got = predict_rows(manifest, export)[[f"score_{c}" for c in export.classes]].to_numpy()
+    raw, _ = prepared(manifest, PreprocessConfig(size=28), tmp_path / "cache_raw", n_jobs=1, progress=False)
+    centred = np.asarray(export.model.predict(centre_flow(raw), verbose=0))
+    uncentred = np.asarray(export.model.predict(raw, verbose=0))
+    np.testing.assert_allclose(got, centred, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(got, uncentred, atol=1e-4)  # the write_flat images have a median to remove

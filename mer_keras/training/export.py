@@ -37,13 +37,14 @@ PIXEL_REPRESENTATIONS = ("apex", "ars", "rrs", "frame_stack", "evm_stack")
 @dataclass(frozen=True)
 class Preprocessing:
     """What the exported model's input is: ``mer_keras.prepare(manifest, p.representation, cache, **p.params)``
-    makes it from frames."""
+    makes it from frames, then ``preprocessing.flow.centre_flow(x, p.flow_centring)`` (a no-op for "none")."""
 
     representation: str
     size: int
     input_shape: tuple
     scaling: str
     params: dict = field(default_factory=dict)
+    flow_centring: str = "none"
 
 
 @dataclass
@@ -85,6 +86,7 @@ def preprocessing_of(config: dict, where: str = CONFIG_FILE) -> Preprocessing:
     representation = pre.pop("representation", None)
     if not representation:
         raise InputError(f"{where}: no preprocess.representation; not a config.json written by reproduce --export")
+    centring = str(pre.pop("flow_centring", "none"))  # older exports: none; applied after prepare, not one of its params
     params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in pre.items()}
     shape = tuple(int(s) for s in config.get("input_shape") or ())
     size = int(params.get("size", shape[-2] if len(shape) >= 3 else 224))
@@ -92,7 +94,9 @@ def preprocessing_of(config: dict, where: str = CONFIG_FILE) -> Preprocessing:
     if config.get("input_source") == "precomputed":  # datasets.schema.input_source
         scaling = ("as the precomputed input files were read (mer_keras.preprocessing.precomputed: e.g. per-image "
                    "min-max flow images), not computed from frames")
-    return Preprocessing(representation, size, shape, scaling, params)
+    if centring != "none":
+        scaling += f"; then each image's own {centring} u and v subtracted (flow_centring)"
+    return Preprocessing(representation, size, shape, scaling, params, centring)
 
 
 def _read_config(folder: Path) -> dict:

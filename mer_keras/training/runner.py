@@ -236,7 +236,8 @@ def export_model(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed
     identity = export_identity(out / "model.weights.h5", out / "head.joblib" if res.head is not None else None)
     atomic_write_json(out / "config.json",  # written last: its presence means the export is complete
                       {"model": variant.model, "identity": identity,
-                       "preprocess": {"representation": preprocess.representation, **prepare_params(preprocess)},
+                       "preprocess": {"representation": preprocess.representation, **prepare_params(preprocess),
+                                      "flow_centring": preprocess.flow_centring},
                        "input_source": input_source(inputs.rows), "classes": list(classes),
                        "head": variant.head.kind, "input_shape": list(inputs.x.shape[1:]),
                        "network": to_plain(variant.network)})
