@@ -211,6 +211,7 @@ def test_paired_differences_of_variants_on_the_same_clips(run16):
     assert uf1["difference"] > 0 and uf1["low"] <= uf1["high"]
     text = format_pairs(pairs, n_boot=200)
     assert "Full model" in text and "UF1 +" in text and "UAR +" in text
+    assert text.rstrip().endswith("compare recipes over several seeds)")  # what the interval does not cover
 
 
 def test_identical_variants_are_not_distinguishable(tmp_path):
