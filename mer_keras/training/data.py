@@ -72,8 +72,9 @@ def prepared(manifest, pre: PreprocessConfig, cache: Path, **run):
     how to run it (``n_jobs``, ``progress``), which never changes the arrays. ``pre.flow_centring`` is applied
     here, after the cache (each clip's own median: cheap, and the cached arrays stay those of ``prepare``)."""
     result = prepare(manifest, pre.representation, Path(cache) / "prepared", **run, **prepare_params(pre))
-    return centre_flow(result.stack(), pre.flow_centring), [{k: (v if isinstance(v, (int, float, type(None))) else str(v)) for k, v in r.items()}
-                            for r in result.fallback_records]
+    fallbacks = [{k: (v if isinstance(v, (int, float, type(None))) else str(v)) for k, v in r.items()}
+                 for r in result.fallback_records]
+    return centre_flow(result.stack(), pre.flow_centring), fallbacks
 
 
 def fingerprint(obj) -> str:
