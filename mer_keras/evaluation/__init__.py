@@ -14,7 +14,7 @@ _EXPORTS = {
     "uf1": ".metrics", "Fold": ".protocols", "inner_group_splits": ".protocols", "loso_folds": ".protocols",
     "published_facts": ".published", "published_rows": ".published", "published_scores": ".published",
     "published_timings": ".published", "format_pairs": ".report", "format_table": ".report",
-    "paired_differences": ".report", "results_table": ".report", "FoldStore": ".results",
+    "paired_differences": ".report", "results_table": ".report", "format_seed_summary": ".seeds", "seed_summary": ".seeds", "FoldStore": ".results",
     "atomic_write_json": ".results", "atomic_write_text": ".results", "library_versions": ".results",
     "read_results_json": ".results", "write_results_json": ".results", "plot_confusion_matrix": ".plots",
     "plot_run_confusions": ".plots", "plot_scores_with_baselines": ".plots", "plot_training_curves": ".plots",

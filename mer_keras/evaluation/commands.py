@@ -32,6 +32,16 @@ def table_command(args) -> int:
     if args.stages:
         print()
         print(stages_text(args.run_dirs), end="")
+    if args.seeds:
+        from .seeds import format_seed_summary, seed_summary
+
+        try:
+            summary = seed_summary(args.run_dirs, n_boot=args.n_boot, seed=args.seed)
+        except (FileNotFoundError, ValueError) as e:
+            print(f"mer-keras table: {e}", file=sys.stderr)
+            return 2
+        print()
+        print(format_seed_summary(summary), end="")
     if args.csv:
         from ..files import atomic_write_text
 
@@ -96,6 +106,10 @@ def register(subparsers) -> None:
                    help="also compare every variant and baseline of one run with every one of each later run "
                         "scored on the same clips (two runs of one experiment that differ by one --set: that "
                         "setting's effect, paired; a network against the other run's floor)")
+    p.add_argument("--seeds", action="store_true",
+                   help="the runs are one setting made with different --seed: print each seed's UF1 and its paired "
+                        "difference to its own same-fold linear SVM, then the mean, the spread and how many seeds "
+                        "clear the floor (the subject-bootstrap intervals do not cover training seeds)")
     p.add_argument("--n-boot", type=positive_int, default=1000, metavar="N",
                    help="subject resamples of the paired bootstrap (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (default 0)")

@@ -1,0 +1,60 @@
+"""``mer-keras table RUN... --seeds``: runs of one setting over several training seeds, each seed against its own
+same-fold floor, then the mean, the spread and how many seeds clear the floor; runs of other settings refused."""
+import json
+
+import pytest
+
+from mer_keras.cli import main
+from mer_keras.errors import InputError
+from mer_keras.evaluation import pooled_scores, write_results_json
+from mer_keras.evaluation.seeds import format_seed_summary, seed_summary
+from tests.test_evaluation_report import fold_preds, save_folds
+
+SETTINGS = {"model": "ststnet", "finetune": {"epochs": 20}}
+
+
+def _seed_run(run_dir, seed, net_wrong, label="ours", settings=SETTINGS):
+    """A run made with ``--seed seed``: variant 'net' and a same-fold linear SVM wrong on 6 of its 24 clips."""
+    preds = {"net": fold_preds(wrong=net_wrong), "baseline_linear_svm": fold_preds(wrong=range(0, 24, 4))}
+    for name, p in preds.items():
+        save_folds(run_dir, name, p)
+    write_results_json(run_dir, config={"name": "twin", "data": "m.csv"}, seeds={"seed": seed},
+                       scores=pooled_scores(preds["net"]),
+                       variants={"net": {"scores": pooled_scores(preds["net"]), "label": label,
+                                         "config": {"label": label, **settings}}})
+    doc = json.loads((run_dir / "results.json").read_text())
+    doc["baselines"] = {"linear_svm": {"label": "linear SVM",
+                                       "scores": {"all": pooled_scores(preds["baseline_linear_svm"])["all"]}}}
+    (run_dir / "results.json").write_text(json.dumps(doc))
+    return run_dir
+
+
+def test_each_seed_against_its_own_floor_then_the_spread(tmp_path):
+    runs = [_seed_run(tmp_path / "s0", 0, net_wrong=()), _seed_run(tmp_path / "s1", 1, net_wrong=(3, 9)),
+            _seed_run(tmp_path / "s2", 2, net_wrong=range(0, 24, 4), label="ours, reworded")]
+    df = seed_summary(runs, n_boot=200)
+    assert list(df["seed"]) == [0, 1, 2] and set(df["variant"]) == {"net"}  # a reworded label is the same variant
+    assert df["uf1"].iloc[0] == 1.0 and df["uf1"].iloc[0] > df["uf1"].iloc[1] > df["uf1"].iloc[2]
+    assert df["difference"].iloc[2] == 0.0  # seed 2 predicts exactly what the floor does
+    assert df["difference"].iloc[0] > 0 and (df["floor_uf1"] == df["floor_uf1"].iloc[0]).all()
+    text = format_seed_summary(df)
+    above = int((df["low"] > 0).sum())
+    assert "over 3 seeds" in text and f"interval above 0 in {above} of 3 seeds" in text
+    assert f"mean UF1 {df['uf1'].mean():.3f}" in text
+
+
+def test_runs_that_differ_by_more_than_the_seed_are_refused(tmp_path, capsys):
+    s0 = _seed_run(tmp_path / "s0", 0, net_wrong=())
+    other = _seed_run(tmp_path / "e100", 1, net_wrong=(), settings={**SETTINGS, "finetune": {"epochs": 100}})
+    with pytest.raises(InputError, match=r"finetune\.epochs: 100 vs 20"):
+        seed_summary([s0, other], n_boot=50)
+    twice = _seed_run(tmp_path / "again", 0, net_wrong=(1,))
+    with pytest.raises(InputError, match="seed 0 was given twice"):
+        seed_summary([s0, twice], n_boot=50)
+    with pytest.raises(InputError, match="at least two runs"):
+        seed_summary([s0], n_boot=50)
+    assert main(["table", str(s0), str(other), "--seeds", "--no-pairs", "--no-published", "--n-boot", "50"]) == 2
+    assert "finetune.epochs" in capsys.readouterr().err
+    s1 = _seed_run(tmp_path / "s1", 1, net_wrong=(5,))
+    assert main(["table", str(s0), str(s1), "--seeds", "--no-pairs", "--no-published", "--n-boot", "50"]) == 0
+    assert "Seeds of one setting" in capsys.readouterr().out
