@@ -13,3 +13,15 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def seed_list(text: str) -> list[int]:
+    """Two or more distinct whole numbers separated by commas (``reproduce --seeds 0,1,2``)."""
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be whole numbers separated by commas, e.g. 0,1,2; got {text!r}") \
+            from None
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"must be at least two different seeds, got {text!r}")
+    return seeds

@@ -58,3 +58,28 @@ def test_runs_that_differ_by_more_than_the_seed_are_refused(tmp_path, capsys):
     s1 = _seed_run(tmp_path / "s1", 1, net_wrong=(5,))
     assert main(["table", str(s0), str(s1), "--seeds", "--no-pairs", "--no-published", "--n-boot", "50"]) == 0
     assert "Seeds of one setting" in capsys.readouterr().out
+
+
+def test_reproduce_seeds_runs_each_seed_into_its_own_folder_and_prints_the_summary(tmp_path, capsys):
+    """`reproduce --seeds 0,1` = two runs (`--seed 0`, `--seed 1`) in OUT/seed_0 and OUT/seed_1, then `table --seeds`."""
+    from tests.fixtures.precomputed_layouts import SMALL, htnet_csv, write_flat
+
+    rows = [r for r in SMALL if r[1] in ("sub01", "s01", "7")]
+    write_flat(tmp_path / "flow", rows)
+    labels = htnet_csv(tmp_path / "labels.csv", rows)
+    assert main(["manifest", "precomputed", "--labels", str(labels), "--input", f"flow={tmp_path / 'flow'}",
+                 "--out", str(tmp_path / "m.csv")]) == 0
+    out = tmp_path / "run"
+    args = ["reproduce", "merkeras_flow", "--data", str(tmp_path / "m.csv"), "--out", str(out), "--cache",
+            str(tmp_path / "cache"), "--set", "finetune.epochs=1", "--set", "finetune.members=1"]
+    assert main(args + ["--seeds", "0,1"]) == 0
+    printed = capsys.readouterr().out
+    for k in (0, 1):
+        assert json.loads((out / f"seed_{k}" / "results.json").read_text())["seeds"]["seed"] == k
+    assert "Seeds of one setting" in printed and "over 2 seeds" in printed and "seed_1" in printed
+    assert not (out / "results.json").exists()
+    assert main(args + ["--seeds", "0,1", "--seed", "3"]) == 2  # which seed would it be?
+    assert "without --seed" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(args + ["--seeds", "0,0"])
+    assert "two different seeds" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..argtypes import positive_int
+from ..argtypes import positive_int, seed_list
 
 
 def register(sub) -> None:
@@ -18,6 +18,9 @@ def register(sub) -> None:
     p.add_argument("--out", help="run directory (default runs/<experiment>)")
     p.add_argument("--cache", help="cache for SynthME corpora and prepared inputs (default <out>/../cache)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=seed_list, metavar="K,K,...",
+                   help="run the experiment once per seed, into OUT/seed_K, then print each seed against its own "
+                        "same-fold floor, the mean and the spread (`table --seeds`): a recipe's level is its seeds'")
     p.add_argument("--variant", action="append", help="run only this variant (repeatable)")
     p.add_argument("--macro-manifest", help="macro-expression manifest for transfer-learning experiments")
     p.add_argument("--export", action="store_true", help="also train on all subjects and export weights + head")
@@ -83,7 +86,14 @@ def _reproduce(args) -> int:
         return 0
     from ..evaluation.results import check_run_dir
 
-    check_run_dir(Path(args.out or Path("runs") / exp.name), exp.name)  # before TensorFlow is imported
+    if args.seeds and (args.seed != 0 or args.subject):
+        from ..errors import ConfigError
+
+        raise ConfigError("--seeds runs every fold once per seed: give it without --seed and --subject")
+    out = Path(args.out or Path("runs") / exp.name)
+    runs = [(k, out / f"seed_{k}") for k in args.seeds] if args.seeds else [(args.seed, out)]
+    for _, run_out in runs:
+        check_run_dir(run_out, exp.name)  # before TensorFlow is imported
     from .networks import builder_kwargs
     from .reproduce import print_table, reproduce
 
@@ -93,19 +103,27 @@ def _reproduce(args) -> int:
         raise ConfigError("--tensorboard needs the tensorboard package: pip install 'mer-keras[tensorboard]'")
     for v in chosen:  # a network setting the model's builder does not take stops here too
         builder_kwargs(v.model, v.network)
-    t = time.perf_counter()
-    res = reproduce(exp, data=args.data, out=args.out, cache=args.cache, seed=args.seed,
-                    variants=args.variant, export=args.export, overrides=overrides,
-                    macro_manifest=args.macro_manifest, tsne=args.tsne, jobs=args.jobs, executor=args.executor,
-                    address=args.address, subjects=args.subject, tensorboard=args.tensorboard,
-                    also_leaky=args.also_leaky)
-    run_dir = Path(res["run_dir"])
-    if res.get("partial"):
-        print(f"fold(s) {', '.join(args.subject)} written to {run_dir}/folds/; run again without --subject "
-              "to gather every fold")
-        return 0
-    print_table([run_dir])
-    print(f"\nwall time {time.perf_counter() - t:.0f}s; results, MEGC logs and figures in {run_dir}/")
+    run_dirs = []
+    for seed, run_out in runs:
+        t = time.perf_counter()
+        res = reproduce(exp, data=args.data, out=run_out if args.seeds else args.out, cache=args.cache, seed=seed,
+                        variants=args.variant, export=args.export, overrides=overrides,
+                        macro_manifest=args.macro_manifest, tsne=args.tsne, jobs=args.jobs, executor=args.executor,
+                        address=args.address, subjects=args.subject, tensorboard=args.tensorboard,
+                        also_leaky=args.also_leaky)
+        run_dir = Path(res["run_dir"])
+        if res.get("partial"):
+            print(f"fold(s) {', '.join(args.subject)} written to {run_dir}/folds/; run again without --subject "
+                  "to gather every fold")
+            return 0
+        print_table([run_dir])
+        print(f"\nwall time {time.perf_counter() - t:.0f}s; results, MEGC logs and figures in {run_dir}/")
+        run_dirs.append(run_dir)
+    if args.seeds:
+        from ..evaluation.seeds import format_seed_summary, seed_summary
+
+        print()
+        print(format_seed_summary(seed_summary(run_dirs)), end="")
     return 0
 
 
