@@ -62,15 +62,11 @@ def test_runs_that_differ_by_more_than_the_seed_are_refused(tmp_path, capsys):
 
 def test_reproduce_seeds_runs_each_seed_into_its_own_folder_and_prints_the_summary(tmp_path, capsys):
     """`reproduce --seeds 0,1` = two runs (`--seed 0`, `--seed 1`) in OUT/seed_0 and OUT/seed_1, then `table --seeds`."""
-    from tests.fixtures.precomputed_layouts import SMALL, htnet_csv, write_flat
+    from tests.fixtures.precomputed_layouts import three_subject_flow_manifest
 
-    rows = [r for r in SMALL if r[1] in ("sub01", "s01", "7")]
-    write_flat(tmp_path / "flow", rows)
-    labels = htnet_csv(tmp_path / "labels.csv", rows)
-    assert main(["manifest", "precomputed", "--labels", str(labels), "--input", f"flow={tmp_path / 'flow'}",
-                 "--out", str(tmp_path / "m.csv")]) == 0
+    manifest = three_subject_flow_manifest(tmp_path)
     out = tmp_path / "run"
-    args = ["reproduce", "merkeras_flow", "--data", str(tmp_path / "m.csv"), "--out", str(out), "--cache",
+    args = ["reproduce", "merkeras_flow", "--data", str(manifest), "--out", str(out), "--cache",
             str(tmp_path / "cache"), "--set", "finetune.epochs=1", "--set", "finetune.members=1"]
     assert main(args + ["--seeds", "0,1"]) == 0
     printed = capsys.readouterr().out

@@ -235,18 +235,13 @@ def _an_export_of_precomputed_files_refuses_frames(export_dir, manifest_csv):
 
 def test_an_export_trained_on_centred_flow_centres_what_it_predicts(tmp_path, cache):
     """``flow_centring`` travels with the export: predict feeds the network the same centred flow it trained on."""
-    from mer_keras.cli import main
     from mer_keras.datasets import read_manifest
     from mer_keras.preprocessing.flow import centre_flow
     from mer_keras.training.export import load_export as load_folder
     from mer_keras.training.predict import load_export, predict_rows
-    from tests.fixtures.precomputed_layouts import SMALL, htnet_csv, write_flat
+    from tests.fixtures.precomputed_layouts import three_subject_flow_manifest
 
-    rows = [r for r in SMALL if r[1] in ("sub01", "s01", "7")]
-    write_flat(tmp_path / "flow", rows)
-    labels = htnet_csv(tmp_path / "labels.csv", rows)
-    assert main(["manifest", "precomputed", "--labels", str(labels), "--input", f"flow={tmp_path / 'flow'}",
-                 "--out", str(tmp_path / "m.csv")]) == 0
+    three_subject_flow_manifest(tmp_path)
     reproduce("merkeras_flow", data=str(tmp_path / "m.csv"), out=tmp_path / "run", cache=cache, export=True,
               overrides={"finetune": {"epochs": 1, "members": 1}, "baselines": False})
     export_dir = tmp_path / "run" / "export" / "merkeras_flow"
