@@ -34,6 +34,9 @@ FLOW_METHODS = tuple(METHOD_DEFAULTS)
 THIRD_CHANNELS = ("strain", "magnitude")
 """The third flow channel: optical strain or flow magnitude (``flow.encode_flow``)."""
 ON_NO_FACE = ("error", "previous", "center")
+FLOW_VECTOR_REPRESENTATIONS = ("flow", "flow_stack")
+"""The representations whose channels 0 and 1 are the flow's u and v (mirrored with u negated, read from images
+as 2 x - 1, centred by ``flow.centre_flow``)."""
 FLOW_CENTRING = ("none", "median")
 """What is subtracted from each flow image's u and v (``flow.centre_flow``): nothing, or the image's own
 median (the zero-motion level that per-image min-max images move, and a global head drift)."""

@@ -32,11 +32,11 @@ import numpy as np
 from ..datasets.precomputed import INPUT_PREFIX, representations
 from ..errors import InputError
 from .cache import CACHE_VERSION, entry_path, entry_problem, write_entry
+from .defaults import FLOW_VECTOR_REPRESENTATIONS
 from .prepared import Prepared
 from .representations import REPRESENTATIONS
 
 logger = logging.getLogger("mer_keras")
-FLOW_LIKE = ("flow", "flow_stack")
 USED = ("size", "grayscale")
 
 
@@ -95,7 +95,7 @@ def read_input(path, representation: str, size: int, grayscale: bool = False):
     else:
         x = x.astype(np.float32)
         info["scaling"] = "none (array values kept)"
-    flow_like = representation in FLOW_LIKE
+    flow_like = representation in FLOW_VECTOR_REPRESENTATIONS
     if is_image and not flow_like:
         if grayscale and x.shape[-1] == 3:
             x = np.dot(x, np.array([0.299, 0.587, 0.114], np.float32))[..., None]
@@ -116,7 +116,7 @@ def read_input(path, representation: str, size: int, grayscale: bool = False):
 def _key(path: Path, representation: str, p: dict) -> str:
     st = path.stat()
     payload = {"version": CACHE_VERSION, "precomputed": True, "representation": representation,
-               "size": p["size"], "grayscale": bool(p.get("grayscale")) and representation not in FLOW_LIKE,
+               "size": p["size"], "grayscale": bool(p.get("grayscale")) and representation not in FLOW_VECTOR_REPRESENTATIONS,
                "file": [str(path), st.st_size, st.st_mtime_ns]}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

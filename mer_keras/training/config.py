@@ -34,6 +34,7 @@ from ..preprocessing.defaults import (
     FLOW,
     FLOW_CENTRING,
     FLOW_METHODS,
+    FLOW_VECTOR_REPRESENTATIONS,
     FRAME_RULES,
     KEYFRAME_RULES,
     ON_NO_FACE,
@@ -172,7 +173,6 @@ PROBABILITY = Number(float, 0.0, 1.0)
 REPRESENTATIONS = REPRESENTATION_NAMES  # preprocessing's names, in its table's order
 MASKS = Options("eyes", "static")  # of preprocessing.face.MASK_NAMES, the two an experiment may set
 OPTIMIZERS = ("adam", "sgd", "adamp")
-CENTRED = ("flow", "flow_stack")  # the representations whose channels 0 and 1 are u and v (flow.centre_flow)
 
 # ------------------------------------------------------------------------------------------------ sections
 
@@ -652,10 +652,11 @@ def _variant(v: dict, i: int, sections: dict, overrides: dict, where: str) -> Va
     for name in VARIANT_SECTIONS:  # the variant's own table, then --set on top (it applies to all variants)
         values = merge(merge(sections[name], v.get(name, {})), overrides.get(name, {}))
         parts[name] = build_section(name, values, vwhere)
-    if parts["preprocess"].flow_centring != "none" and parts["preprocess"].representation not in CENTRED:
-        raise ConfigError(vwhere + f"preprocess.flow_centring = {parts['preprocess'].flow_centring!r} centres flow "
-                          f"vectors: it takes representation {' or '.join(map(repr, CENTRED))}, not "
-                          f"{parts['preprocess'].representation!r}")
+    pre = parts["preprocess"]
+    if pre.flow_centring != "none" and pre.representation not in FLOW_VECTOR_REPRESENTATIONS:
+        raise ConfigError(vwhere + f"preprocess.flow_centring = {pre.flow_centring!r} centres flow vectors: it takes "
+                          f"representation {' or '.join(map(repr, FLOW_VECTOR_REPRESENTATIONS))}, not "
+                          f"{pre.representation!r}")
     if parts["preprocess"].frames == "sequence" and parts["preprocess"].representation != "apex":
         raise ConfigError(vwhere + "preprocess.frames = 'sequence' takes the face frames of representation "
                           f"'apex', not {parts['preprocess'].representation!r}")

@@ -24,6 +24,7 @@ from ..preprocessing.augment import (
     shift,
 )
 from ..preprocessing.augment_color import augment_color
+from ..preprocessing.defaults import FLOW_VECTOR_REPRESENTATIONS
 from .batchnorm import recompute_batchnorm_statistics
 from .config import FinetuneConfig, PretrainConfig, VariantConfig
 from .embeddings import batched_outputs
@@ -54,7 +55,7 @@ class TrainSet:
 
 def array_kind(representation: str) -> str:
     """What the channels hold, so a mirrored flow image also mirrors its vectors."""
-    if representation in ("flow", "flow_stack"):
+    if representation in FLOW_VECTOR_REPRESENTATIONS:
         return "flow"
     return "flow_hsv" if representation == "flow_hsv" else "image"
 
