@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from ..files import atomic_write_bytes
 from .metrics import check_predictions, confusion
-from .report import _interval_cells, run_baselines
+from .report import _interval_cells, baseline_row_label, run_baselines
 from .results import read_results_json
 
 
@@ -138,7 +138,7 @@ def _models_of(doc: dict) -> list[tuple[str, dict, object, bool]]:
     models = [(str(v.get("label") or k), v["scores"], v.get("intervals"), False) for k, v in variants.items()]
     if not models:
         models = [("run", doc["scores"], doc.get("intervals"), False)]
-    models += [(f"baseline: {k}", b["scores"], b.get("intervals"), True) for k, b in run_baselines(doc).items()]
+    models += [(baseline_row_label(k), b["scores"], b.get("intervals"), True) for k, b in run_baselines(doc).items()]
     return models
 
 

@@ -110,6 +110,11 @@ def run_baselines(doc: dict) -> dict:
     return {str(k): v for k, v in baselines.items() if isinstance(v, dict) and isinstance(v.get("scores"), dict)}
 
 
+def baseline_row_label(kind: str) -> str:
+    """How a same-fold baseline's row is named beside the run's variants (tables, pairs, figures)."""
+    return f"baseline: {kind}"
+
+
 def _run_name(run_dir: Path, doc: dict) -> str:
     config = doc.get("config", {})
     return str(_extra(doc).get("experiment") or config.get("name") or run_dir.name)
@@ -152,8 +157,8 @@ def _run_rows(run_dir: Path, doc: dict) -> list[dict]:
         rows += _score_rows(scores, intervals, method=method, kind="run", comparable=not reasons,
                             note="; ".join(warnings + reasons), source=str(run_dir))
     for kind, b in run_baselines(doc).items():
-        rows += _score_rows(b["scores"], b.get("intervals"), method=f"{name} [baseline: {kind}]", kind="baseline",
-                            comparable=False, note=BASELINE_NOTE.format(label=b.get("label") or kind),
+        rows += _score_rows(b["scores"], b.get("intervals"), method=f"{name} [{baseline_row_label(kind)}]",
+                            kind="baseline", comparable=False, note=BASELINE_NOTE.format(label=b.get("label") or kind),
                             source=str(run_dir))
     return rows
 
@@ -260,7 +265,7 @@ def _fold_predictions(run_dir: Path, doc: dict) -> dict:
     """``{label: predictions}`` of the run's variants (and baselines saved as ``folds/baseline_<kind>``)."""
     found = {}
     names = [(n, v.get("label") or n) for n, v in (doc.get("variants") or {}).items()]
-    names += [(f"baseline_{k}", f"baseline: {k}") for k in run_baselines(doc)]
+    names += [(f"baseline_{k}", baseline_row_label(k)) for k in run_baselines(doc)]
     recorded = {n: v.get("folds") for n, v in (doc.get("variants") or {}).items()}
     missing = []
     for folder, label in names:
@@ -302,7 +307,7 @@ def missing_fold_files(store: FoldStore, recorded_folds=None) -> list[str]:
     return gone
 
 
-MAJORITY_LABEL = "baseline: majority"
+MAJORITY_LABEL = baseline_row_label("majority")
 
 
 def paired_differences(run_dirs, metrics=("uf1", "uar"), n_boot: int = 1000, seed=0, level: float = 0.95,

@@ -17,10 +17,10 @@ import pandas as pd
 from ..errors import InputError
 from .bootstrap import paired_bootstrap
 from .metrics import ALL, pooled_scores
-from .report import _fold_predictions, _run_name
+from .report import _fold_predictions, _run_name, baseline_row_label
 from .results import read_results_json
 
-FLOOR = "baseline: linear_svm"
+FLOOR = baseline_row_label("linear_svm")
 SEED_COLUMNS = ("experiment", "variant", "seed", "run", "uf1", "uar", "floor_uf1", "difference", "low", "high")
 
 
@@ -71,6 +71,7 @@ def seed_summary(run_dirs, n_boot: int = 1000, seed: int = 0, level: float = 0.9
     for run_dir, doc, run_seed in zip(run_dirs, docs, seeds):
         preds = _fold_predictions(run_dir, doc)  # by label; a variant is named by its key (labels may be reworded)
         floor = preds.get(FLOOR)
+        floor_uf1 = None if floor is None else pooled_scores(floor)[ALL]["uf1"]
         for name, variant in (doc.get("variants") or {}).items():
             p = preds.get(str(variant.get("label") or name))
             if p is None:
@@ -81,8 +82,7 @@ def seed_summary(run_dirs, n_boot: int = 1000, seed: int = 0, level: float = 0.9
                    "high": None}
             if floor is not None:
                 d = paired_bootstrap(p, floor, ("uf1",), n_boot=n_boot, seed=seed, level=level)["uf1"]
-                row.update(floor_uf1=pooled_scores(floor)[ALL]["uf1"], difference=d.difference, low=d.low,
-                           high=d.high)
+                row.update(floor_uf1=floor_uf1, difference=d.difference, low=d.low, high=d.high)
             rows.append(row)
     return pd.DataFrame(rows, columns=list(SEED_COLUMNS))
 

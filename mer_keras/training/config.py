@@ -657,13 +657,13 @@ def _variant(v: dict, i: int, sections: dict, overrides: dict, where: str) -> Va
         raise ConfigError(vwhere + f"preprocess.flow_centring = {pre.flow_centring!r} centres flow vectors: it takes "
                           f"representation {' or '.join(map(repr, FLOW_VECTOR_REPRESENTATIONS))}, not "
                           f"{pre.representation!r}")
-    if parts["preprocess"].frames == "sequence" and parts["preprocess"].representation != "apex":
+    if pre.frames == "sequence" and pre.representation != "apex":
         raise ConfigError(vwhere + "preprocess.frames = 'sequence' takes the face frames of representation "
-                          f"'apex', not {parts['preprocess'].representation!r}")
+                          f"'apex', not {pre.representation!r}")
     if parts["finetune"].gradual_unfreezing and parts["finetune"].ema_momentum:
         raise ConfigError(vwhere + "finetune.ema_momentum averages a fixed set of trainable weights: it cannot "
                           "be combined with finetune.gradual_unfreezing")
-    if parts["preprocess"].frames == "sequence" and parts["pretrain"].kind == "macro":
+    if pre.frames == "sequence" and parts["pretrain"].kind == "macro":
         raise ConfigError(vwhere + "preprocess.frames = 'sequence' (paper 000's fine-tuning on face frames) "
                           "cannot feed macro-expression pre-training, which reads one image per sequence")
     return VariantConfig(name=v["name"], model=v["model"], label=v.get("label", v["name"]),
