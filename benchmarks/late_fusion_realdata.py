@@ -1,9 +1,10 @@
 """Does a network's SVM head add anything to the linear SVM on the same pixels? A check on finished runs.
 
 For each finished ``mer-keras reproduce`` run on a precomputed flow manifest (e.g. of ``shared/realdata-dev``)
-whose variant has an SVM head, the same-fold linear SVM on the flow at 16x16 (the run's floor: C chosen inside
-each training fold) is fitted again to get its decision values, and each held-out clip is scored by the sum of
-the two SVMs' decision values: a fixed rule, nothing tuned. Prints the floor, the network, the sum, and the sum's
+whose variant has an SVM head, the same-fold linear SVM on the flow at 16x16 (C chosen inside each training
+fold) is fitted again to get its decision values. It reads the flow as given: that is the run's own floor only
+for runs without ``preprocess.flow_centring`` (a centred run's floor reads the centred flow). Each held-out
+clip is then scored by the sum of the two SVMs' decision values: a fixed rule, nothing tuned. Prints the floor, the network, the sum, and the sum's
 paired difference to the floor (UF1 / UAR, subject bootstrap, 95 %).
 
     .venv/bin/python benchmarks/late_fusion_realdata.py --manifest realdev.csv --variant merkeras_flow RUN [RUN ...]
