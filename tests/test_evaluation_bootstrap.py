@@ -16,6 +16,7 @@ from mer_keras.evaluation.bootstrap import (
     Difference,
     Interval,
     intervals_of,
+    seeds_paired_bootstrap,
 )
 
 
@@ -110,6 +111,32 @@ def test_paired_runs_must_hold_the_same_clips_and_labels():
     other.loc[3, "y_true"] = 2
     with pytest.raises(ValueError, match="different y_true.*c003"):
         paired_bootstrap(a, other)
+
+
+def test_seed_bootstrap_is_the_subject_bootstrap_when_seeds_agree():
+    """One seed, or seeds that predict alike, add no seed-level spread: the subject draws are paired_bootstrap's."""
+    net, floor = run(Y, noisy(Y, 0.8, 0), 8), run(Y, noisy(Y, 0.6, 1), 8)
+    one = paired_bootstrap(net, floor, ("uf1", "uar"), n_boot=300, seed=4)
+    assert seeds_paired_bootstrap([(net, floor)], ("uf1", "uar"), n_boot=300, seed=4) == one
+    shuffled = (net.sample(frac=1.0, random_state=1), floor.sample(frac=1.0, random_state=2))  # row order is no seed
+    assert seeds_paired_bootstrap([(net, floor), shuffled], ("uf1", "uar"), n_boot=300, seed=4) == one
+
+
+def test_seed_bootstrap_widens_with_the_seeds_spread_and_centres_on_their_mean():
+    """A recipe whose seeds disagree (one clearly above its floor, one clearly below) is not above its floor,
+    although one seed's own subject interval says so."""
+    floor = run(Y, noisy(Y, 0.6, 1), 8)
+    lucky, unlucky = run(Y, noisy(Y, 0.95, 2), 8), run(Y, noisy(Y, 0.3, 3), 8)
+    alone = paired_bootstrap(lucky, floor, ("uf1",), n_boot=400)["uf1"]
+    both = seeds_paired_bootstrap([(lucky, floor), (unlucky, floor)], ("uf1",), n_boot=400)["uf1"]
+    assert alone.low > 0 and both.low < 0 < both.high
+    worse = paired_bootstrap(unlucky, floor, ("uf1",), n_boot=400)["uf1"]
+    assert both.difference == pytest.approx((alone.difference + worse.difference) / 2)
+    assert both.high - both.low > max(alone.high - alone.low, worse.high - worse.low)
+    with pytest.raises(ValueError, match="other clips than seed 0's"):
+        seeds_paired_bootstrap([(lucky, floor), (lucky.iloc[:-8], floor.iloc[:-8])])
+    with pytest.raises(ValueError, match="at least one"):
+        seeds_paired_bootstrap([])
 
 
 def test_format_interval():

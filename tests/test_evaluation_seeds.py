@@ -41,6 +41,10 @@ def test_each_seed_against_its_own_floor_then_the_spread(tmp_path):
     above = int((df["low"] > 0).sum())
     assert "over 3 seeds" in text and f"interval above 0 in {above} of 3 seeds" in text
     assert f"mean UF1 {df['uf1'].mean():.3f}" in text
+    # one interval over seeds and subjects for the mean difference, on every row of the variant
+    low, high = df["seeds_low"].iloc[0], df["seeds_high"].iloc[0]
+    assert (df["seeds_low"] == low).all() and low <= df["difference"].mean() <= high
+    assert f"(two-level bootstrap): {df['difference'].mean():+.3f} [{low:+.3f}, {high:+.3f}]" in text
 
 
 def test_runs_that_differ_by_more_than_the_seed_are_refused(tmp_path, capsys):

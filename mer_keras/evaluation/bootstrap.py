@@ -195,3 +195,42 @@ def paired_bootstrap(preds_a: pd.DataFrame, preds_b: pd.DataFrame, metrics=("uf1
     weights = _draws(a["subject"].nunique(), n_boot, seed)
     ra, rb = _resampled(a, funcs, weights, labels), _resampled(b, funcs, weights, labels)
     return {m: Difference(ra[m][0] - rb[m][0], *_bounds(ra[m][1] - rb[m][1], level)) for m in funcs}
+
+
+def seeds_paired_bootstrap(pairs, metrics=("uf1",), n_boot: int = 1000, seed=0, level: float = 0.95,
+                           labels=None) -> dict:
+    """``{metric: Difference}`` of the mean of ``a - b`` over training seeds, resampling seeds *and* subjects.
+
+    ``pairs`` holds one ``(preds_a, preds_b)`` per seed (e.g. a network and its same-fold floor), all on the
+    same clips. Each resample draws the seeds with replacement and, independently, the subjects (the same
+    subjects for every seed and both sides), and averages the drawn seeds' paired differences: a two-level
+    bootstrap, so the interval covers what another training seed would change as well as another draw of
+    subjects, which ``paired_bootstrap`` of one seed does not. With one seed, or seeds that predict alike, it
+    is ``paired_bootstrap``'s interval (same subject draws for the same ``seed``). Our choice, no paper's; with
+    few seeds the seed level is coarse (three seeds allow ten distinct draws).
+    """
+    pairs = [paired(a, b) for a, b in pairs]
+    if not pairs:
+        raise ValueError("seeds_paired_bootstrap needs at least one (preds_a, preds_b) pair")
+    keys = [a[KEY].astype(str).agg("/".join, axis=1) for a, _ in pairs]
+    for k, key in enumerate(keys[1:], 1):
+        if set(key) != set(keys[0]):
+            raise ValueError(f"seed {k}'s runs hold other clips than seed 0's: a seed bootstrap needs the same clips")
+    # one row order and one class set for every seed, so subject k of the draws is the same subject everywhere
+    pairs = [(a.set_index(key.to_numpy()).loc[keys[0].to_numpy()].reset_index(drop=True),
+              b.set_index(key.to_numpy()).loc[keys[0].to_numpy()].reset_index(drop=True))
+             for (a, b), key in zip(pairs, keys)]
+    classes = np.unique(np.concatenate([p[c].to_numpy().astype(int) for pair in pairs for p in pair
+                                        for c in ("y_true", "y_pred")]))
+    labels = classes if labels is None else np.union1d(classes, list(labels))
+    funcs = _metric_functions(metrics)
+    weights = _draws(pairs[0][0]["subject"].nunique(), n_boot, seed)
+    seed_picks = np.random.default_rng([int(seed), 1]).integers(0, len(pairs), size=(int(n_boot), len(pairs)))
+    out = {}
+    per_seed = [(_resampled(a, funcs, weights, labels), _resampled(b, funcs, weights, labels)) for a, b in pairs]
+    for m in funcs:
+        points = np.array([ra[m][0] - rb[m][0] for ra, rb in per_seed])
+        boots = np.stack([ra[m][1] - rb[m][1] for ra, rb in per_seed])  # (seeds, n_boot)
+        resampled = boots[seed_picks, np.arange(int(n_boot))[:, None]].mean(axis=1)
+        out[m] = Difference(float(points.mean()), *_bounds(resampled, level))
+    return out

@@ -3,7 +3,8 @@
 A run's intervals resample subjects, not training runs: on realdata-dev two seeds of one recipe differed by
 -0.073 UF1, "distinguishable" by the paired subject bootstrap (docs/stage-report.md). So a recipe's level is
 its seeds' spread, and each seed's paired difference to its own same-fold linear SVM says how often the
-recipe clears the floor. The runs are made one seed at a time (``reproduce ... --seed k --out RUN_k``); this
+recipe clears the floor; a two-level bootstrap (seeds and subjects resampled together,
+``bootstrap.seeds_paired_bootstrap``) gives one interval for the mean difference over the seeds. The runs are made one seed at a time (``reproduce ... --seed k --out RUN_k``); this
 module reads them back and refuses runs that differ in anything else.
 """
 from __future__ import annotations
@@ -15,13 +16,16 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from .bootstrap import paired_bootstrap
+from .bootstrap import paired_bootstrap, seeds_paired_bootstrap
 from .metrics import ALL, pooled_scores
 from .report import _fold_predictions, _run_name, baseline_row_label
 from .results import read_results_json
 
 FLOOR = baseline_row_label("linear_svm")
-SEED_COLUMNS = ("experiment", "variant", "seed", "run", "uf1", "uar", "floor_uf1", "difference", "low", "high")
+SEED_COLUMNS = ("experiment", "variant", "seed", "run", "uf1", "uar", "floor_uf1", "difference", "low", "high",
+                "seeds_low", "seeds_high")
+"""``seeds_low`` / ``seeds_high``: the two-level interval of the variant's mean difference over its seeds (the
+same on each of its rows)."""
 
 
 def _setting(doc: dict) -> dict:
@@ -44,7 +48,8 @@ def _first_difference(a, b, where: str = "") -> str:
 
 def seed_summary(run_dirs, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
     """One row per run and variant (``SEED_COLUMNS``): its seed, pooled UF1 / UAR and, where the run has a
-    same-fold linear SVM, the paired UF1 difference to it with its interval.
+    same-fold linear SVM, the paired UF1 difference to it with its interval, and the two-level (seeds and
+    subjects) interval of the mean difference over the seeds.
 
     The runs must be one experiment with the same data and settings and distinct seeds (an ``InputError``
     names the first run that differs); at least two are needed.
@@ -67,7 +72,7 @@ def seed_summary(run_dirs, n_boot: int = 1000, seed: int = 0, level: float = 0.9
     if repeated:
         twice = ", ".join(str(d) for d, s in zip(run_dirs, seeds) if s == repeated[0])
         raise InputError(f"--seeds: seed {repeated[0]} was given twice ({twice}); the same seed gives the same numbers")
-    rows = []
+    rows, pairs = [], {}
     for run_dir, doc, run_seed in zip(run_dirs, docs, seeds):
         preds = _fold_predictions(run_dir, doc)  # by label; a variant is named by its key (labels may be reworded)
         floor = preds.get(FLOOR)
@@ -78,13 +83,18 @@ def seed_summary(run_dirs, n_boot: int = 1000, seed: int = 0, level: float = 0.9
                 continue
             scores = pooled_scores(p)[ALL]
             row = {"experiment": _run_name(run_dir, doc), "variant": name, "seed": run_seed, "run": str(run_dir),
-                   "uf1": scores["uf1"], "uar": scores["uar"], "floor_uf1": None, "difference": None, "low": None,
-                   "high": None}
+                   "uf1": scores["uf1"], "uar": scores["uar"]}
             if floor is not None:
                 d = paired_bootstrap(p, floor, ("uf1",), n_boot=n_boot, seed=seed, level=level)["uf1"]
                 row.update(floor_uf1=floor_uf1, difference=d.difference, low=d.low, high=d.high)
+                pairs.setdefault(name, []).append((p, floor))
             rows.append(row)
-    return pd.DataFrame(rows, columns=list(SEED_COLUMNS))
+    df = pd.DataFrame(rows, columns=list(SEED_COLUMNS))
+    for name, variant_pairs in pairs.items():
+        if len(variant_pairs) == (df["variant"] == name).sum():  # every seed has its floor
+            d = seeds_paired_bootstrap(variant_pairs, ("uf1",), n_boot=n_boot, seed=seed, level=level)["uf1"]
+            df.loc[df["variant"] == name, ["seeds_low", "seeds_high"]] = [d.low, d.high]
+    return df
 
 
 def format_seed_summary(df: pd.DataFrame, level: float = 0.95) -> str:
@@ -103,5 +113,9 @@ def format_seed_summary(df: pd.DataFrame, level: float = 0.95) -> str:
             above = int((part["low"] > 0).sum())
             summary += (f"; minus floor: mean {part['difference'].mean():+.3f}, interval above 0 in {above} of "
                         f"{len(part)} seeds")
+            if part["seeds_low"].notna().all():
+                summary += (f"\n  mean minus floor over seeds and subjects (two-level bootstrap): "
+                            f"{part['difference'].mean():+.3f} [{part['seeds_low'].iloc[0]:+.3f}, "
+                            f"{part['seeds_high'].iloc[0]:+.3f}]")
         lines.append(summary)
     return "\n".join(lines) + "\n"
