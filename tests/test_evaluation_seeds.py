@@ -64,6 +64,19 @@ def test_runs_that_differ_by_more_than_the_seed_are_refused(tmp_path, capsys):
     assert "Seeds of one setting" in capsys.readouterr().out
 
 
+def test_a_setting_an_older_run_could_not_record_reads_as_its_default(tmp_path):
+    """A run made before ``preprocess.flow_centring`` existed is the same setting as one recording its default
+    ("none"), and still differs from one recording "median"."""
+    older = _seed_run(tmp_path / "s0", 0, net_wrong=(), settings={**SETTINGS, "preprocess": {"size": 28}})
+    newer = _seed_run(tmp_path / "s1", 1, net_wrong=(5,),
+                      settings={**SETTINGS, "preprocess": {"size": 28, "flow_centring": "none"}})
+    assert list(seed_summary([older, newer], n_boot=50)["seed"]) == [0, 1]
+    centred = _seed_run(tmp_path / "s2", 2, net_wrong=(5,),
+                        settings={**SETTINGS, "preprocess": {"size": 28, "flow_centring": "median"}})
+    with pytest.raises(InputError, match=r"preprocess\.flow_centring: 'median' vs 'none'"):
+        seed_summary([older, centred], n_boot=50)
+
+
 def test_reproduce_seeds_runs_each_seed_into_its_own_folder_and_prints_the_summary(tmp_path, capsys):
     """`reproduce --seeds 0,1` = two runs (`--seed 0`, `--seed 1`) in OUT/seed_0 and OUT/seed_1, then `table --seeds`."""
     from tests.fixtures.precomputed_layouts import three_subject_flow_manifest

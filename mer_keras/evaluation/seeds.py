@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
+from ..training.config import with_current_defaults
 from .bootstrap import paired_bootstrap, seeds_paired_bootstrap
 from .metrics import ALL, pooled_scores
 from .report import _fold_predictions, _run_name, baseline_row_label
@@ -30,8 +31,8 @@ same on each of its rows)."""
 
 def _setting(doc: dict) -> dict:
     """What seeds of one setting share: the data and every variant's resolved configuration (its label, a
-    display name, aside)."""
-    variants = {name: {k: v for k, v in (variant.get("config") or {}).items() if k != "label"}
+    display name, aside; a setting an older run could not record, at its default)."""
+    variants = {name: {k: v for k, v in with_current_defaults(variant.get("config") or {}).items() if k != "label"}
                 for name, variant in (doc.get("variants") or {}).items()}
     return json.loads(json.dumps({"data": (doc.get("config") or {}).get("data"), "variants": variants},
                                  sort_keys=True, default=str))

@@ -501,6 +501,23 @@ def to_plain(obj):
     return obj
 
 
+def with_current_defaults(recorded: dict) -> dict:
+    """A variant's configuration as a run recorded it (``results.json``), with each section's settings that this
+    version has and the run did not record filled in at their defaults. A setting is added with a default that
+    keeps the earlier behaviour (e.g. ``preprocess.flow_centring = "none"``), so an older run reads as made with
+    it, and comparing it with a newer run does not stop at a key it could not record."""
+    out = dict(recorded)
+    for name, cls in SECTIONS.items():
+        if isinstance(out.get(name), dict):
+            section = dict(out[name])
+            for f in fields(cls):
+                if f.name not in section:
+                    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                    section[f.name] = to_plain(default)
+            out[name] = section
+    return out
+
+
 def build_section(name: str, values: dict, where: str):
     """``SECTIONS[name]`` from ``values``, every key checked and converted."""
     cls = SECTIONS[name]
