@@ -42,12 +42,14 @@ def own_fold(preds):
     return preds[(preds["subject"] == POISONED) & ~preds["clip"].str.startswith("trap")].reset_index(drop=True)
 
 
-@pytest.mark.parametrize("kind", ["majority", "linear_svm"])
+@pytest.mark.parametrize("kind", ["majority", "linear_svm", "linear_svm_mirrored"])
 def test_a_folds_baseline_never_sees_its_test_subject(kind):
     x, m = toy()
-    clean = baseline_predictions(x, m, kind=kind)
+    # mirrored as images the constant traps stay traps (mirrored as flow, -1e6 rows make libsvm crawl)
+    mirror = {"mirror_kind": "image"} if kind == "linear_svm_mirrored" else {}
+    clean = baseline_predictions(x, m, kind=kind, **mirror)
     px, pm = poisoned(x, m)
-    dirty = baseline_predictions(px, pm, kind=kind)  # the trap rows are predicted too: nothing may crash
+    dirty = baseline_predictions(px, pm, kind=kind, **mirror)  # the trap rows are predicted too: nothing may crash
     assert len(dirty) == len(pm) and np.isfinite(dirty["y_pred"]).all()
     # the poisoned subject's own fold is trained on the other subjects only: its predictions on its
     # original clips cannot move, whatever its extra labels and values are
@@ -92,6 +94,37 @@ def test_linear_svm_learns_what_the_input_shows():
     preds = baseline_predictions(x, m, kind="linear_svm")
     assert (preds["y_pred"] == preds["y_true"]).mean() > 0.9
     assert preds["y_pred"].nunique() == 3
+
+
+def test_the_mirrored_floor_trains_on_each_training_clip_and_its_mirror_in_its_subject(monkeypatch):
+    """``linear_svm_mirrored``: the fit sees the training rows, then their mirrors (u negated for flow), with the
+    subjects repeated so an inner split keeps a clip and its mirror together; the test clips are not mirrored."""
+    from mer_keras.evaluation import baselines
+    from mer_keras.preprocessing.augment import hflip
+
+    x, m = toy(n_subjects=4)
+    folds = loso_folds(m)
+    fits = []
+    real_fit = baselines.fit_linear_svm
+    monkeypatch.setattr(baselines, "fit_linear_svm",
+                        lambda f, y, g, **kw: fits.append((f, y, g)) or real_fit(f, y, g, **kw))
+    baseline_predictions(x, m, folds, kind="linear_svm_mirrored", mirror_kind="flow")
+    y, groups = m["label"].to_numpy(), m["subject"].to_numpy()
+    for fold, (f, fy, fg) in zip(folds, fits):
+        tr = fold.train_idx
+        np.testing.assert_array_equal(f, np.concatenate([downsample(x[tr]), downsample(hflip(x[tr], "flow"))]))
+        assert list(fy) == list(y[tr]) * 2 and list(fg) == list(groups[tr]) * 2
+        assert fold.subject not in set(fg)
+    # mirrored left-right, the toy's top-left class 0 and top-right class 1 look alike: the floor cannot tell them
+    plain = baseline_predictions(x, m, kind="linear_svm")
+    mirrored = baseline_predictions(x, m, kind="linear_svm_mirrored", mirror_kind="image")
+    left_right = plain["y_true"] < 2
+    assert (plain["y_pred"] == plain["y_true"])[left_right].mean() > 0.9
+    assert (mirrored["y_pred"] == mirrored["y_true"])[left_right].mean() < 0.8
+    with pytest.raises(ValueError, match="mirror_kind"):
+        baseline_predictions(x, m, kind="linear_svm_mirrored")
+    with pytest.raises(ValueError, match="mirror_kind"):
+        baseline_predictions(x, m, kind="linear_svm", mirror_kind="flow")
 
 
 def test_downsample_averages_blocks_per_clip():

@@ -257,3 +257,20 @@ def test_an_export_trained_on_centred_flow_centres_what_it_predicts(tmp_path, ca
     uncentred = np.asarray(export.model.predict(raw, verbose=0))
     np.testing.assert_allclose(got, centred, rtol=1e-5, atol=1e-6)
     assert not np.allclose(got, uncentred, atol=1e-4)  # the write_flat images have a median to remove
+
+
+def test_mirrored_floor_adds_the_linear_svm_trained_with_mirrors(tmp_path, cache):
+    """``mirrored_floor = true`` (merkeras_flow sets it): a third floor, stored per fold like the others and named
+    as trained on mirrors; ``--set mirrored_floor=false`` leaves the usual two."""
+    from tests.fixtures.precomputed_layouts import three_subject_flow_manifest
+
+    three_subject_flow_manifest(tmp_path)
+    short = {"finetune": {"epochs": 1, "members": 1}}
+    reproduce("merkeras_flow", data=str(tmp_path / "m.csv"), out=tmp_path / "run", cache=cache, overrides=short)
+    floors = json.loads((tmp_path / "run" / "results.json").read_text())["baselines"]
+    assert set(floors) == {"majority", "linear_svm", "linear_svm_mirrored"}
+    assert "mirrors" in floors["linear_svm_mirrored"]["label"] and "mirrors" not in floors["linear_svm"]["label"]
+    assert len(list((tmp_path / "run" / "folds" / "baseline_linear_svm_mirrored").glob("*.csv"))) == 3
+    reproduce("merkeras_flow", data=str(tmp_path / "m.csv"), out=tmp_path / "plain", cache=cache,
+              overrides={**short, "mirrored_floor": False})
+    assert set(json.loads((tmp_path / "plain" / "results.json").read_text())["baselines"]) == {"majority", "linear_svm"}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .baselines import baseline_predictions, baseline_results
+from .baselines import DEFAULT_KINDS, baseline_predictions, baseline_results
 from .bootstrap import intervals_of
 from .megc_log import write_megc_log
 from .metrics import pooled_scores
@@ -111,13 +111,16 @@ def write_variant_outputs(v, entry: dict, preds, details: list[dict], classes, r
         plot_training_curves(curves, run_dir / f"curves_{v.name}.png")
 
 
-def same_fold_baselines(x, x_flow, micro, classes, run_dir: Path, seed: int) -> dict:
+def same_fold_baselines(x, x_flow, micro, classes, run_dir: Path, seed: int, mirror_kind: str | None = None) -> dict:
     """The floors every result is read against, on the run's own LOSO folds: the training fold's majority
     class and a linear SVM on the downsampled fine-tuning input (and on the flow pre-training input when
-    the experiment has one); C is chosen inside each training fold. Predictions are kept per fold."""
+    the experiment has one; with ``mirror_kind``, also one trained on the clips and their mirrors); C is
+    chosen inside each training fold. Predictions are kept per fold."""
     folds = loso_folds(micro)
     labels = list(range(len(classes)))
-    entries, predictions = baseline_results(x, micro, folds, labels=labels, seed=seed)
+    kinds = DEFAULT_KINDS + (("linear_svm_mirrored",) if mirror_kind else ())
+    entries, predictions = baseline_results(x, micro, folds, kinds=kinds, labels=labels, seed=seed,
+                                            mirror_kind=mirror_kind)
     if x_flow is not None:
         preds = baseline_predictions(x_flow, micro, folds, kind="linear_svm", seed=seed)
         entries["linear_svm_flow"] = {"label": "linear SVM on the flow pre-training input (same folds)",

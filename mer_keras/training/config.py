@@ -445,6 +445,7 @@ class ExperimentConfig:
     precision: str = "float32"
     threads: int = 1
     baselines: bool = True
+    mirrored_floor: bool = False
     macro_protocol: str = "three-class"
     notes: str = ""
 
@@ -468,12 +469,15 @@ TOP_LEVEL = {
     "name": Text(), "paper": Text(), "title": Text(), "protocol": Text(), "base": Text(),
     "deviations": ListOf(Text()), "notes": Text(), "deterministic": Options("auto", "true", "false"),
     "baselines": Flag(),
+    "mirrored_floor": Flag(),
     "precision": Options("float32", "mixed_float16", "mixed_bfloat16"),
     "threads": Number(int, 0),
     "macro_protocol": Options("three-class", "liu2022-macro"),
 }
-RUN_SETTINGS = ("deterministic", "baselines", "precision", "threads")
-"""Top-level settings that ``--set`` may change (``--set baselines=false``, ``--set precision=mixed_float16``,
+RUN_SETTINGS = ("deterministic", "baselines", "mirrored_floor", "precision", "threads")
+"""Top-level settings that ``--set`` may change (``--set baselines=false``, ``--set mirrored_floor=true``: also
+a linear SVM trained on the training clips and their mirrors, the floor for a network trained with flips;
+``--set precision=mixed_float16``,
 ``--set threads=4``: TensorFlow intra-op threads per fold; 1, the default, whatever ``--jobs``, executor or
 cores, so how a run is scheduled never changes its numbers; more is an explicit, recorded opt-in (0: every
 core of a sequential run, the worker's share with ``--jobs``), and a resume with another count is refused.
@@ -605,7 +609,8 @@ def load_experiment(name_or_path: str, synthme: bool = False, overrides: dict | 
         synthme=_synthme_config(reductions, where), synthme_reductions=reductions if synthme else {},
         deviations=tuple(top.get("deviations", ())), deterministic=top.get("deterministic", "auto"),
         precision=top.get("precision", "float32"), threads=top.get("threads", 1),
-        baselines=top.get("baselines", True), macro_protocol=top.get("macro_protocol", "three-class"),
+        baselines=top.get("baselines", True), mirrored_floor=top.get("mirrored_floor", False),
+        macro_protocol=top.get("macro_protocol", "three-class"),
         notes=top.get("notes", ""))
 
 

@@ -59,7 +59,7 @@ from .networks import (
     dtype_policy,
 )
 from .runner import LosoInputs, export_model, run_variant
-from .stages import PRETRAIN_STAGES, TrainSet
+from .stages import PRETRAIN_STAGES, TrainSet, array_kind
 
 logger = logging.getLogger("mer_keras")
 
@@ -258,7 +258,8 @@ def report_run(exp: ExperimentConfig, plan: RunPlan, inputs: RunInputs, *, data,
         flow = next((inputs.pre_inputs[k][0] for k in inputs.pre_inputs), None)
         # a sequence of face frames ends at the apex: the floors read that apex frame, as with frames = "apex"
         apex = inputs.x[:, -1] if exp.variants[0].preprocess.frames == "sequence" else inputs.x
-        baselines = same_fold_baselines(apex, flow, inputs.micro, inputs.classes, plan.run_dir, seed)
+        mirror = array_kind(exp.variants[0].preprocess.representation) if exp.mirrored_floor else None
+        baselines = same_fold_baselines(apex, flow, inputs.micro, inputs.classes, plan.run_dir, seed, mirror)
         logger.info("same-fold baselines in %.1fs", time.perf_counter() - t)
     main = next(v.name for v in exp.variants if v.name in variants)
     micro = inputs.micro
