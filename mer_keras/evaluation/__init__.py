@@ -7,7 +7,8 @@ from ..lazy import lazy_exports
 
 _EXPORTS = {
     "Difference": ".bootstrap", "Interval": ".bootstrap", "bootstrap_ci": ".bootstrap",
-    "format_interval": ".bootstrap", "intervals_of": ".bootstrap", "paired_bootstrap": ".bootstrap", "seeds_paired_bootstrap": ".bootstrap",
+    "format_interval": ".bootstrap", "intervals_of": ".bootstrap", "paired_bootstrap": ".bootstrap",
+    "seeds_paired_bootstrap": ".bootstrap",
     "format_megc_log": ".megc_log", "read_megc_log": ".megc_log", "write_megc_log": ".megc_log",
     "PREDICTION_COLUMNS": ".metrics", "accuracy": ".metrics", "confusion": ".metrics",
     "confusion_scores": ".metrics", "pooled_scores": ".metrics", "scores": ".metrics", "uar": ".metrics",

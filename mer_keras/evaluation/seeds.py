@@ -4,8 +4,9 @@ A run's intervals resample subjects, not training runs: on realdata-dev two seed
 -0.073 UF1, "distinguishable" by the paired subject bootstrap (docs/stage-report.md). So a recipe's level is
 its seeds' spread, and each seed's paired difference to its own same-fold linear SVM says how often the
 recipe clears the floor; a two-level bootstrap (seeds and subjects resampled together,
-``bootstrap.seeds_paired_bootstrap``) gives one interval for the mean difference over the seeds. The runs are made one seed at a time (``reproduce ... --seed k --out RUN_k``); this
-module reads them back and refuses runs that differ in anything else.
+``bootstrap.seeds_paired_bootstrap``) gives one interval for the mean difference over the seeds. The runs are
+made one seed at a time (``reproduce ... --seed k --out RUN_k``); this module reads them back and refuses runs
+that differ in anything else.
 """
 from __future__ import annotations
 
