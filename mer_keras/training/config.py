@@ -477,10 +477,11 @@ TOP_LEVEL = {
 RUN_SETTINGS = ("deterministic", "baselines", "mirrored_floor", "precision", "threads")
 """Top-level settings that ``--set`` may change (``--set baselines=false``; ``--set mirrored_floor=true``: a
 further floor, the linear SVM trained on the training clips and their mirrors, for a network trained with flips;
-``--set precision=mixed_float16``; ``--set threads=4``: TensorFlow intra-op threads per fold; 1, the default, whatever ``--jobs``, executor or
-cores, so how a run is scheduled never changes its numbers; more is an explicit, recorded opt-in (0: every
-core of a sequential run, the worker's share with ``--jobs``), and a resume with another count is refused.
-TensorFlow's CPU kernels split their sums by thread count, so other counts give other last digits)."""
+``--set precision=mixed_float16``; ``--set threads=4``: TensorFlow intra-op threads per fold; 1, the default,
+whatever ``--jobs``, executor or cores, so how a run is scheduled never changes its numbers; more is an
+explicit, recorded opt-in (0: every core of a sequential run, the worker's share with ``--jobs``), and a resume
+with another count is refused. TensorFlow's CPU kernels split their sums by thread count, so other counts give
+other last digits)."""
 SYNTHME_TABLE = {f.name for f in fields(SynthMEConfig)} | {"size"} | set(SECTIONS)
 VARIANT_KEYS = {"name", "model", "label", "published"} | set(VARIANT_SECTIONS)
 
