@@ -13,9 +13,12 @@ from tests.test_evaluation_report import fold_preds, save_folds
 SETTINGS = {"model": "ststnet", "finetune": {"epochs": 20}}
 
 
-def _seed_run(run_dir, seed, net_wrong, label="ours", settings=SETTINGS):
-    """A run made with ``--seed seed``: variant 'net' and a same-fold linear SVM wrong on 6 of its 24 clips."""
+def _seed_run(run_dir, seed, net_wrong, label="ours", settings=SETTINGS, mirrored_wrong=None):
+    """A run made with ``--seed seed``: variant 'net' and a same-fold linear SVM wrong on 6 of its 24 clips (and,
+    with ``mirrored_wrong``, a mirrored floor wrong on those clips)."""
     preds = {"net": fold_preds(wrong=net_wrong), "baseline_linear_svm": fold_preds(wrong=range(0, 24, 4))}
+    if mirrored_wrong is not None:
+        preds["baseline_linear_svm_mirrored"] = fold_preds(wrong=mirrored_wrong)
     for name, p in preds.items():
         save_folds(run_dir, name, p)
     write_results_json(run_dir, config={"name": "twin", "data": "m.csv"}, seeds={"seed": seed},
@@ -23,8 +26,8 @@ def _seed_run(run_dir, seed, net_wrong, label="ours", settings=SETTINGS):
                        variants={"net": {"scores": pooled_scores(preds["net"]), "label": label,
                                          "config": {"label": label, **settings}}})
     doc = json.loads((run_dir / "results.json").read_text())
-    doc["baselines"] = {"linear_svm": {"label": "linear SVM",
-                                       "scores": {"all": pooled_scores(preds["baseline_linear_svm"])["all"]}}}
+    doc["baselines"] = {kind[len("baseline_"):]: {"label": kind, "scores": {"all": pooled_scores(p)["all"]}}
+                        for kind, p in preds.items() if kind.startswith("baseline_")}
     (run_dir / "results.json").write_text(json.dumps(doc))
     return run_dir
 
@@ -62,6 +65,27 @@ def test_runs_that_differ_by_more_than_the_seed_are_refused(tmp_path, capsys):
     s1 = _seed_run(tmp_path / "s1", 1, net_wrong=(5,))
     assert main(["table", str(s0), str(s1), "--seeds", "--no-pairs", "--no-published", "--n-boot", "50"]) == 0
     assert "Seeds of one setting" in capsys.readouterr().out
+
+
+def test_another_floor_can_be_named_and_a_run_without_it_is_refused(tmp_path, capsys):
+    """``--floor linear_svm_mirrored``: each seed against the floor trained with mirrors, where the runs have it."""
+    from mer_keras.evaluation.baselines import KINDS
+    from mer_keras.evaluation.commands import FLOOR_CHOICES
+
+    runs = [_seed_run(tmp_path / f"s{k}", k, net_wrong=(3,), mirrored_wrong=()) for k in (0, 1)]
+    df = seed_summary(runs, n_boot=50, floor="linear_svm_mirrored")
+    assert (df["floor_uf1"] == 1.0).all() and (df["difference"] < 0).all()  # the mirrored floor here is perfect
+    assert (seed_summary(runs, n_boot=50)["difference"] > 0).all()  # the plain one is not
+    assert "'baseline: linear_svm_mirrored'" in format_seed_summary(df, floor="linear_svm_mirrored")
+    plain = _seed_run(tmp_path / "plain", 2, net_wrong=(3,))
+    with pytest.raises(InputError, match="no same-fold floor 'linear_svm_mirrored'.*mirrored_floor = true"):
+        seed_summary([runs[0], plain], n_boot=50, floor="linear_svm_mirrored")
+    assert main(["table", *map(str, runs), "--seeds", "--floor", "linear_svm_mirrored", "--no-pairs",
+                 "--no-published", "--n-boot", "50"]) == 0
+    assert "linear_svm_mirrored" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # argparse refuses a kind it does not know
+        main(["table", str(runs[0]), "--seeds", "--floor", "knn"])
+    assert set(FLOOR_CHOICES) == set(KINDS)
 
 
 def test_a_setting_an_older_run_could_not_record_reads_as_its_default(tmp_path):

@@ -6,6 +6,9 @@ import sys
 
 from ..argtypes import positive_int
 
+FLOOR_CHOICES = ("linear_svm", "linear_svm_mirrored", "majority")
+"""``--floor``: the kinds of ``evaluation.baselines`` (spelled out: the CLI does not import scikit-learn to list them)."""
+
 
 def table_command(args) -> int:
     """Print (and optionally save as CSV) the table ``results_table`` builds, then the paired differences."""
@@ -36,12 +39,12 @@ def table_command(args) -> int:
         from .seeds import format_seed_summary, seed_summary
 
         try:
-            summary = seed_summary(args.run_dirs, n_boot=args.n_boot, seed=args.seed)
+            summary = seed_summary(args.run_dirs, n_boot=args.n_boot, seed=args.seed, floor=args.floor)
         except (FileNotFoundError, ValueError) as e:
             print(f"mer-keras table: {e}", file=sys.stderr)
             return 2
         print()
-        print(format_seed_summary(summary), end="")
+        print(format_seed_summary(summary, floor=args.floor), end="")
     if args.csv:
         from ..files import atomic_write_text
 
@@ -110,6 +113,10 @@ def register(subparsers) -> None:
                    help="the runs are one setting made with different --seed: print each seed's UF1 and its paired "
                         "difference to its own same-fold linear SVM, then the mean, the spread and how many seeds "
                         "clear the floor (the subject-bootstrap intervals do not cover training seeds)")
+    p.add_argument("--floor", default="linear_svm", choices=FLOOR_CHOICES,
+                   help="the same-fold floor --seeds reads each seed against (default linear_svm; "
+                        "linear_svm_mirrored: the linear SVM trained with mirrors, in runs made with "
+                        "mirrored_floor = true)")
     p.add_argument("--n-boot", type=positive_int, default=1000, metavar="N",
                    help="subject resamples of the paired bootstrap (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (default 0)")

@@ -23,7 +23,8 @@ from .metrics import ALL, pooled_scores
 from .report import _fold_predictions, _run_name, baseline_row_label
 from .results import read_results_json
 
-FLOOR = baseline_row_label("linear_svm")
+FLOOR = "linear_svm"
+"""The floor each seed is read against unless another is named (``--floor linear_svm_mirrored``)."""
 SEED_COLUMNS = ("experiment", "variant", "seed", "run", "uf1", "uar", "floor_uf1", "difference", "low", "high",
                 "seeds_low", "seeds_high")
 """``seeds_low`` / ``seeds_high``: the two-level interval of the variant's mean difference over its seeds (the
@@ -48,13 +49,15 @@ def _first_difference(a, b, where: str = "") -> str:
     return f"{where}: {a!r} vs {b!r}"
 
 
-def seed_summary(run_dirs, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    """One row per run and variant (``SEED_COLUMNS``): its seed, pooled UF1 / UAR and, where the run has a
-    same-fold linear SVM, the paired UF1 difference to it with its interval, and the two-level (seeds and
-    subjects) interval of the mean difference over the seeds.
+def seed_summary(run_dirs, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+                 floor: str = FLOOR) -> pd.DataFrame:
+    """One row per run and variant (``SEED_COLUMNS``): its seed, pooled UF1 / UAR and, where the run has the
+    same-fold ``floor`` (a baseline kind), the paired UF1 difference to it with its interval, and the two-level
+    (seeds and subjects) interval of the mean difference over the seeds.
 
     The runs must be one experiment with the same data and settings and distinct seeds (an ``InputError``
-    names the first run that differs); at least two are needed.
+    names the first run that differs); at least two are needed. A floor other than the default that a run
+    lacks is an ``InputError`` too.
     """
     run_dirs = [Path(d) for d in ([run_dirs] if isinstance(run_dirs, (str, Path)) else run_dirs)]
     if len(run_dirs) < 2:
@@ -77,8 +80,11 @@ def seed_summary(run_dirs, n_boot: int = 1000, seed: int = 0, level: float = 0.9
     rows, pairs = [], {}
     for run_dir, doc, run_seed in zip(run_dirs, docs, seeds):
         preds = _fold_predictions(run_dir, doc)  # by label; a variant is named by its key (labels may be reworded)
-        floor = preds.get(FLOOR)
-        floor_uf1 = None if floor is None else pooled_scores(floor)[ALL]["uf1"]
+        floor_preds = preds.get(baseline_row_label(floor))
+        if floor_preds is None and floor != FLOOR:
+            raise InputError(f"{run_dir}: no same-fold floor {floor!r} (it has {sorted(doc.get('baselines') or {})}); "
+                             "linear_svm_mirrored is scored where the run was made with mirrored_floor = true")
+        floor_uf1 = None if floor_preds is None else pooled_scores(floor_preds)[ALL]["uf1"]
         for name, variant in (doc.get("variants") or {}).items():
             p = preds.get(str(variant.get("label") or name))
             if p is None:
@@ -86,10 +92,10 @@ def seed_summary(run_dirs, n_boot: int = 1000, seed: int = 0, level: float = 0.9
             scores = pooled_scores(p)[ALL]
             row = {"experiment": _run_name(run_dir, doc), "variant": name, "seed": run_seed, "run": str(run_dir),
                    "uf1": scores["uf1"], "uar": scores["uar"]}
-            if floor is not None:
-                d = paired_bootstrap(p, floor, ("uf1",), n_boot=n_boot, seed=seed, level=level)["uf1"]
+            if floor_preds is not None:
+                d = paired_bootstrap(p, floor_preds, ("uf1",), n_boot=n_boot, seed=seed, level=level)["uf1"]
                 row.update(floor_uf1=floor_uf1, difference=d.difference, low=d.low, high=d.high)
-                pairs.setdefault(name, []).append((p, floor))
+                pairs.setdefault(name, []).append((p, floor_preds))
             rows.append(row)
     df = pd.DataFrame(rows, columns=list(SEED_COLUMNS))
     for name, variant_pairs in pairs.items():
@@ -99,9 +105,11 @@ def seed_summary(run_dirs, n_boot: int = 1000, seed: int = 0, level: float = 0.9
     return df
 
 
-def format_seed_summary(df: pd.DataFrame, level: float = 0.95) -> str:
+def format_seed_summary(df: pd.DataFrame, level: float = 0.95, floor: str = FLOOR) -> str:
     """Each variant: one line per seed, then the mean, spread and how many seeds clear their floor."""
-    lines = [f"Seeds of one setting ({level:.0%} paired intervals against each seed's same-fold linear SVM):"]
+    header = (f"Seeds of one setting ({level:.0%} paired intervals against each seed's same-fold floor "
+              f"{baseline_row_label(floor)!r}):")
+    lines = [header]
     for (experiment, variant), part in df.groupby(["experiment", "variant"], sort=False):
         lines.append(f"{experiment} [{variant}]")
         for r in part.itertuples():
