@@ -1,4 +1,7 @@
 """Typed experiment configs, balanced batches, the SVM head estimator and the runner's fold indexing."""
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -281,3 +284,23 @@ def test_megc_composite_clip_set_is_checked_for_comparability():
     ok, why = protocol_clip_check(full.iloc[1:], "megc2019")
     assert not ok and "442" in why
     assert protocol_clip_check(full, "casme2-5class")[0] is False
+
+
+def test_a_checkout_reads_its_own_experiments_not_an_installed_ones(tmp_path):
+    """A copy of the source tree put on PYTHONPATH (beside this venv's editable install of another checkout)
+    reads the copy's experiments/: a TOML only the copy has is found, and the folder is the copy's."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    copy = tmp_path / "other_checkout"
+    shutil.copytree(root / "mer_keras", copy / "mer_keras", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "experiments", copy / "experiments")
+    shutil.copy(root / "setup.py", copy / "setup.py")
+    (copy / "experiments" / "only_in_the_copy.toml").write_bytes((root / "experiments" / "merkeras_flow.toml").read_bytes())
+    code = ("from mer_keras.training.config import list_experiments, packaged_experiments; "
+            "print(packaged_experiments()); print('only_in_the_copy' in list_experiments())")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(copy)}, cwd=tmp_path,
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert Path(out[0]).resolve() == (copy / "experiments").resolve() and out[1] == "True"

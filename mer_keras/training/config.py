@@ -540,7 +540,13 @@ def build_section(name: str, values: dict, where: str):
 
 
 def packaged_experiments():
-    """The folder of experiment TOMLs shipped in the package (``experiments/`` of the source tree)."""
+    """The folder of experiment TOMLs: a source checkout's own top-level ``experiments/`` when the package runs
+    from one, else the ``mer_keras.experiments`` resources of the installed package. An editable install maps
+    ``mer_keras.experiments`` to *its* checkout, so a second checkout put on ``PYTHONPATH`` would otherwise run
+    its own code with the other checkout's TOMLs, silently."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "setup.py").is_file() and (checkout / "experiments").is_dir():
+        return checkout / "experiments"
     return importlib.resources.files("mer_keras.experiments")
 
 
