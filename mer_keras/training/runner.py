@@ -102,7 +102,7 @@ def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed:
         logger.info("[%s] %d of %d folds already done, resuming", variant.name, len(tasks) - len(todo), len(tasks))
     bar = _progress_bar(len(tasks), variant.name)
     bar.update(len(tasks) - len(todo))
-    t_start = t_last = time.perf_counter()
+    t_start = time.perf_counter()
 
     writers = {}
 
@@ -137,10 +137,11 @@ def run_variant(variant: VariantConfig, inputs: LosoInputs, run_dir: Path, seed:
         bar.update(1)
         now = time.perf_counter()
         eta = (now - t_start) / done * (len(todo) - done)
+        # the fold's own stages (with --jobs N, the time since the previous fold ended is not the fold's time)
+        fold_s = sum(v for k, v in res.timings.items() if k.endswith("_s"))
         logger.info("[%s] fold %d/%d %s: %d/%d correct, %.1fs (about %.1f min left)", variant.name,
                     len(tasks) - len(todo) + done, len(tasks), task.subject,
-                    int((res.y_pred == inputs.y[te]).sum()), len(te), now - t_last, eta / 60)
-        t_last = now
+                    int((res.y_pred == inputs.y[te]).sum()), len(te), fold_s, eta / 60)
     bar.close()
     for writer in writers.values():
         writer.close()
