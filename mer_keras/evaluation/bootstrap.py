@@ -164,12 +164,16 @@ def intervals_of(preds: pd.DataFrame, n_boot: int = 1000, seed=0, level: float =
     return {m: [c.low, c.high] for m, c in ci.items()}
 
 
+def _clip_keys(preds: pd.DataFrame) -> pd.Series:
+    """``dataset/subject/clip`` of every row: what pairs the rows of two runs."""
+    return preds[KEY].astype(str).agg("/".join, axis=1)
+
+
 def paired(preds_a: pd.DataFrame, preds_b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``preds_b`` in the row order of ``preds_a``; an error names the clips (or truths) that differ."""
     a = _checked_rows(preds_a, "preds_a").reset_index(drop=True)
     b = _checked_rows(preds_b, "preds_b")
-    ka = a[KEY].astype(str).agg("/".join, axis=1)
-    kb = b[KEY].astype(str).agg("/".join, axis=1)
+    ka, kb = _clip_keys(a), _clip_keys(b)
     only_a, only_b = sorted(set(ka) - set(kb)), sorted(set(kb) - set(ka))
     if only_a or only_b:
         raise ValueError(
@@ -212,7 +216,7 @@ def seeds_paired_bootstrap(pairs, metrics=("uf1",), n_boot: int = 1000, seed=0, 
     pairs = [paired(a, b) for a, b in pairs]
     if not pairs:
         raise ValueError("seeds_paired_bootstrap needs at least one (preds_a, preds_b) pair")
-    keys = [a[KEY].astype(str).agg("/".join, axis=1) for a, _ in pairs]
+    keys = [_clip_keys(a) for a, _ in pairs]
     for k, key in enumerate(keys[1:], 1):
         if set(key) != set(keys[0]):
             raise ValueError(f"seed {k}'s runs hold other clips than seed 0's: a seed bootstrap needs the same clips")
