@@ -9,13 +9,18 @@ printed as one line ``mer-keras: error: ...`` with exit status 2; ``--debug`` ad
 Anything else is a bug and keeps Python's traceback. ``--quiet`` / ``--verbose`` set the level of
 the ``mer_keras`` logger (WARNING / DEBUG; INFO by default), which writes bare messages to stderr.
 TensorFlow's own start-up lines are silenced before it is imported, unless ``--debug``.
+Ctrl-C (exit 130) and SIGTERM (a ``kill``, a scheduler's time limit; exit 143) stop a command the same way: the
+work finished so far is kept, worker processes are terminated, and the same command resumes.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import signal
 import sys
+import threading
 import traceback
 
 from .errors import MerKerasError
@@ -135,6 +140,29 @@ def error_message(error: BaseException) -> str:
     return str(error).strip() or type(error).__name__
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so it stops as on Ctrl-C (a KeyboardInterrupt: every handler that
+    keeps finished work and stops worker processes runs)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM raises ``Terminated`` in the main thread while the command runs (the default handler would end
+    the process at once, leaving its worker processes running); the previous handler is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
@@ -143,10 +171,11 @@ def main(argv=None) -> int:
     if not args.g_debug:
         quiet_tensorflow()
     try:
-        result = args.func(args)
-    except KeyboardInterrupt:
+        with _sigterm_interrupts():
+            result = args.func(args)
+    except KeyboardInterrupt as e:
         print("interrupted: finished work is kept; run the same command again to resume", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGTERM if isinstance(e, Terminated) else 130
     except (MerKerasError, *USER_OS_ERRORS) as e:
         if args.g_debug:
             traceback.print_exc()

@@ -16,18 +16,14 @@ cache entry as ``<key>.fallbacks.json``; reused entries report theirs again.
 
 Workers are spawned, never forked: a forked child inherits OpenCV's (and TensorFlow's) thread
 pools in a broken state and hangs (seen here). A calling script therefore guards its entry point
-with ``if __name__ == "__main__":``, as every spawn-based pool requires. Each worker watches its
-parent and exits when the parent is gone (killed with SIGKILL, say), so no worker is left behind.
+with ``if __name__ == "__main__":``, as every spawn-based pool requires. The pool is ``workers.worker_pool``:
+an interrupted run terminates its workers, and a worker whose parent is gone (killed with SIGKILL, say) exits.
 """
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
-import threading
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import cv2
@@ -37,6 +33,7 @@ from tqdm.auto import tqdm
 from ..datasets.manifest import FRAME_SEP, read_manifest
 from ..datasets.precomputed import is_precomputed
 from ..errors import InputError, MerKerasError
+from ..workers import worker_pool
 from . import representations as reps
 from .cache import (
     entry_key,
@@ -74,18 +71,8 @@ def load_rows(manifest) -> pd.DataFrame:
     return read_manifest(manifest).reset_index(drop=True)
 
 
-def _init_worker(parent_pid: int | None = None):
+def _init_worker():
     cv2.setNumThreads(1)
-    if parent_pid is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-
-
-def _exit_with_parent(parent_pid: int, period: float = 0.5):
-    """A worker whose parent died (SIGKILL gives it no chance to stop the pool) exits too: an orphan
-    is re-parented, so its parent id changes. Its exit also lets the resource tracker finish."""
-    while os.getppid() == parent_pid:
-        time.sleep(period)
-    os._exit(1)
 
 
 def _work(row: dict, representation: str, params: dict, path: str, given=None):
@@ -117,16 +104,11 @@ def _run(jobs, representation, params, n_jobs, bar):
             results[i] = _work(row, representation, params, path)
             bar.update(1)
         return results
-    with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=get_context("spawn"),
-                             initializer=_init_worker, initargs=(os.getpid(),)) as pool:
+    with worker_pool(min(n_jobs, len(jobs)), _init_worker) as pool:  # stopped on an exception, workers too
         futures = {pool.submit(_work, row, representation, params, path): i for i, row, path in jobs}
-        try:
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                bar.update(1)
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            bar.update(1)
     return results
 
 

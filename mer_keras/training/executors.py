@@ -13,10 +13,11 @@ import logging
 import multiprocessing
 import os
 import pickle
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 
 from .. import quiet
 from ..errors import ConfigError
+from ..workers import worker_pool
 from . import fold as fold_module
 from .fold import FoldResult
 from .networks import RunSettings, configure_threads, usable_core_ids, usable_cores
@@ -93,8 +94,8 @@ class ProcessExecutor:
         # the initializer and its arrays travel pickled inside one bytes payload, so a worker silences TensorFlow
         # (``quiet.boot_worker``) before unpickling them imports it
         payload = pickle.dumps((_init_worker, inputs, settings), protocol=pickle.HIGHEST_PROTOCOL)
-        with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
-                                 initializer=quiet.boot_worker, initargs=(quiet.QUIET, payload, queue)) as pool:
+        # stopping the run (Ctrl-C, SIGTERM, an error) terminates the workers: a fold can train for minutes
+        with worker_pool(min(self.jobs, len(tasks)), quiet.boot_worker, (quiet.QUIET, payload, queue)) as pool:
             futures = {pool.submit(_worker_run, task): task for task in tasks}
             for future in as_completed(futures):
                 yield futures[future], future.result()
