@@ -24,13 +24,12 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="re
 def test_an_exception_in_the_block_terminates_the_running_workers():
     """``with ProcessPoolExecutor`` would wait for the ten-minute tasks here; ``worker_pool`` ends them."""
     before = set(multiprocessing.active_children())
-    with pytest.raises(KeyboardInterrupt):
-        with worker_pool(2) as pool:
-            for _ in range(2):
-                pool.submit(time.sleep, 600)
-            workers = [p for p in multiprocessing.active_children() if p not in before]
-            assert len(workers) == 2
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), worker_pool(2) as pool:
+        for _ in range(2):
+            pool.submit(time.sleep, 600)
+        workers = [p for p in multiprocessing.active_children() if p not in before]
+        assert len(workers) == 2
+        raise KeyboardInterrupt
     assert not any(p.is_alive() for p in workers)
     assert set(multiprocessing.active_children()) <= before
 

@@ -201,6 +201,42 @@ def paired_bootstrap(preds_a: pd.DataFrame, preds_b: pd.DataFrame, metrics=("uf1
     return {m: Difference(ra[m][0] - rb[m][0], *_bounds(ra[m][1] - rb[m][1], level)) for m in funcs}
 
 
+def subject_paired(preds_a: pd.DataFrame, preds_b: pd.DataFrame) -> None:
+    """Check that two prediction sets hold the same subjects with the same class counts each (their clips need
+    not be named alike); a ``ValueError`` names the first subjects that differ."""
+    a, b = _checked_rows(preds_a, "preds_a"), _checked_rows(preds_b, "preds_b")
+    counts_a, counts_b = (p.groupby(p["subject"].astype(str))["y_true"].value_counts().unstack(fill_value=0)
+                          for p in (a, b))
+    only_a, only_b = sorted(set(counts_a.index) - set(counts_b.index)), sorted(set(counts_b.index) - set(counts_a.index))
+    if only_a or only_b:
+        raise ValueError(f"not the same subjects: {len(only_a)} only in a (first {only_a[:3]}), {len(only_b)} only "
+                         f"in b (first {only_b[:3]}); a paired comparison needs the same subjects")
+    counts_a, counts_b = counts_a.align(counts_b, fill_value=0)
+    differ = (counts_a != counts_b).any(axis=1)
+    if differ.any():
+        first = differ[differ].index[0]
+        raise ValueError(f"{int(differ.sum())} subject(s) hold other class counts in the two sets (first {first}: "
+                         f"{counts_a.loc[first].to_dict()} vs {counts_b.loc[first].to_dict()}): not the same clips or "
+                         "not the same class codes, cannot be paired")
+
+
+def subject_paired_bootstrap(preds_a: pd.DataFrame, preds_b: pd.DataFrame, metrics=("uf1", "uar"),
+                             n_boot: int = 1000, seed=0, level: float = 0.95, labels=None) -> dict:
+    """``paired_bootstrap`` for two sets whose clips cannot be matched one to one, only subject to subject (another
+    codebase's log that prints each subject's truths and predictions without clip names).
+
+    Each resample draws whole subjects, and a pooled UF1 / UAR / accuracy depends only on each subject's counts of
+    (truth, prediction): for these metrics the result is ``paired_bootstrap``'s, bit for bit, whenever the clips
+    could have been matched. Both sets must hold the same subjects with the same class counts each."""
+    subject_paired(preds_a, preds_b)
+    funcs = _metric_functions(metrics)
+    if any(not isinstance(f, str) for f in funcs.values()):
+        raise ValueError("subject_paired_bootstrap takes metric names only (a callable may need matched clips)")
+    weights = _draws(preds_a["subject"].nunique(), n_boot, seed)
+    ra, rb = _resampled(preds_a, funcs, weights, labels), _resampled(preds_b, funcs, weights, labels)
+    return {m: Difference(ra[m][0] - rb[m][0], *_bounds(ra[m][1] - rb[m][1], level)) for m in funcs}
+
+
 def seeds_paired_bootstrap(pairs, metrics=("uf1",), n_boot: int = 1000, seed=0, level: float = 0.95,
                            labels=None) -> dict:
     """``{metric: Difference}`` of the mean of ``a - b`` over training seeds, resampling seeds *and* subjects.

@@ -45,6 +45,17 @@ def table_command(args) -> int:
             return 2
         print()
         print(format_seed_summary(summary, floor=args.floor), end="")
+    if args.against:
+        from .external import external_comparison, format_external
+
+        for run_dir in args.run_dirs:
+            try:
+                compared, left_out = external_comparison(run_dir, args.against, n_boot=args.n_boot, seed=args.seed)
+            except (FileNotFoundError, ValueError) as e:
+                print(f"mer-keras table: {e}", file=sys.stderr)
+                return 2
+            print()
+            print(format_external(compared, args.against, left_out), end="")
     if args.csv:
         from ..files import atomic_write_text
 
@@ -117,6 +128,10 @@ def register(subparsers) -> None:
                    help="the same-fold floor --seeds reads each seed against (default linear_svm; "
                         "linear_svm_mirrored: the linear SVM trained with mirrors, in runs made with "
                         "mirrored_floor = true)")
+    p.add_argument("--against", metavar="FILE",
+                   help="another codebase's predictions on the same clips, per subject (a CSV subject,y_true,y_pred "
+                        "or an STSTNet-style log of 'Subject:' / 'Predicted :' / 'Ground Truth:' blocks): each variant "
+                        "beside it, paired by subject")
     p.add_argument("--n-boot", type=positive_int, default=1000, metavar="N",
                    help="subject resamples of the paired bootstrap (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (default 0)")

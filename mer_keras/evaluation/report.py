@@ -261,7 +261,7 @@ def format_table(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _fold_predictions(run_dir: Path, doc: dict) -> dict:
+def fold_predictions(run_dir: Path, doc: dict) -> dict:
     """``{label: predictions}`` of the run's variants (and baselines saved as ``folds/baseline_<kind>``)."""
     found = {}
     names = [(n, v.get("label") or n) for n, v in (doc.get("variants") or {}).items()]
@@ -326,7 +326,7 @@ def paired_differences(run_dirs, metrics=("uf1", "uar"), n_boot: int = 1000, see
     runs = []
     for run_dir in map(Path, run_dirs):
         doc = read_results_json(run_dir)
-        runs.append((run_dir, _run_name(run_dir, doc), list(_fold_predictions(run_dir, doc).items())))
+        runs.append((run_dir, _run_name(run_dir, doc), list(fold_predictions(run_dir, doc).items())))
     names = [name for _, name, _ in runs]
     labels = [f"{name} ({run_dir.name})" if names.count(name) > 1 else name for run_dir, name, _ in runs]
     rows = []

@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..training.config import with_current_defaults
 from .bootstrap import paired_bootstrap, seeds_paired_bootstrap
 from .metrics import ALL, pooled_scores
-from .report import _fold_predictions, _run_name, baseline_row_label
+from .report import _run_name, baseline_row_label, fold_predictions
 from .results import read_results_json
 
 FLOOR = "linear_svm"
@@ -79,7 +79,7 @@ def seed_summary(run_dirs, n_boot: int = 1000, seed: int = 0, level: float = 0.9
         raise InputError(f"--seeds: seed {repeated[0]} was given twice ({twice}); the same seed gives the same numbers")
     rows, pairs = [], {}
     for run_dir, doc, run_seed in zip(run_dirs, docs, seeds):
-        preds = _fold_predictions(run_dir, doc)  # by label; a variant is named by its key (labels may be reworded)
+        preds = fold_predictions(run_dir, doc)  # by label; a variant is named by its key (labels may be reworded)
         floor_preds = preds.get(baseline_row_label(floor))
         if floor_preds is None and floor != FLOOR:
             raise InputError(f"{run_dir}: no same-fold floor {floor!r} (it has {sorted(doc.get('baselines') or {})}); "
