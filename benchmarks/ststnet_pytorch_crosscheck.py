@@ -14,11 +14,16 @@ of mer-keras: run this in a separate environment (``python -m venv torchenv && t
 torch==2.13.0 opencv-python-headless pandas``). One thread; about 60-80 s per fold on this 2-core machine.
 
     torchenv/bin/python benchmarks/ststnet_pytorch_crosscheck.py --manifest realdev.csv --seed 0 --out torch_s0.csv
+
+``--same-init DIR`` instead trains one fold from the initial weights ``ststnet_same_init_keras.py`` saved in DIR
+(dropout off, the same batches) and prints PyTorch's loss curve beside Keras' and the largest difference of the
+held-out clips' probabilities.
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -49,15 +54,65 @@ class STSTNet(nn.Module):
         return self.dense(self.pool(torch.cat([s(x) for s in self.streams], 1)).flatten(1))
 
 
+REPORTED_EPOCHS = (1, 10, 100, 400, 800)
+
+
+def same_init(folder: Path) -> int:
+    """One fold from Keras' initial weights (see the module docstring); Keras' layouts mapped to PyTorch's."""
+    weights = dict(np.load(folder / "init.npz"))
+    fold, keras_run = np.load(folder / "fold.npz"), np.load(folder / "keras.npz")
+    x, labels, test = fold["x"], fold["y"], fold["test"]
+    pixels = x * np.float32([127.5, 127.5, 255.0]) + np.float32([127.5, 127.5, 0.0])  # the network's to_pixels
+    images, y = torch.tensor(pixels).permute(0, 3, 1, 2).contiguous(), torch.tensor(labels, dtype=torch.long)
+    net = STSTNet()
+    with torch.no_grad():
+        for i, stream in enumerate(net.streams, 1):
+            stream.dropout.p = 0.0
+            stream.conv.weight.copy_(torch.tensor(weights[f"branch{i}_conv__kernel"]).permute(3, 2, 0, 1))
+            stream.conv.bias.copy_(torch.tensor(weights[f"branch{i}_conv__bias"]))
+        kernel = weights["predictions__kernel"].reshape(5, 5, 16, -1).transpose(2, 0, 1, 3).reshape(400, -1)
+        net.dense.weight.copy_(torch.tensor(kernel.T))  # Keras flattens (h, w, c), PyTorch (c, h, w)
+        net.dense.bias.copy_(torch.tensor(weights["predictions__bias"]))
+    train = np.flatnonzero(~test)
+    train = train[np.argsort(labels[train], kind="stable")]
+    optimizer, loss_fn, losses = torch.optim.Adam(net.parameters(), lr=5e-5), nn.CrossEntropyLoss(), []
+    epochs = len(keras_run["loss"])
+    net.train()
+    for _ in range(epochs):
+        total = 0.0
+        for b in range(0, len(train), 256):
+            batch = train[b:b + 256]
+            optimizer.zero_grad()
+            loss = loss_fn(net(images[batch]), y[batch])
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        losses.append(total / len(train))
+    net.eval()
+    with torch.no_grad():
+        probabilities = torch.softmax(net(images[np.flatnonzero(test)]), 1).numpy()
+    for name, curve in (("keras", keras_run["loss"]), ("torch", losses)):
+        print(f"{name} loss at epochs", {e: round(float(curve[e - 1]), 4) for e in REPORTED_EPOCHS if e <= epochs})
+    same = (probabilities.argmax(1) == keras_run["probabilities"].argmax(1)).sum()
+    print(f"same predicted class on {same} of {len(probabilities)} held-out clips; largest probability difference "
+          f"{np.abs(probabilities - keras_run['probabilities']).max():.4f}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--manifest", required=True, help="a precomputed manifest with an input_flow column")
+    p.add_argument("--manifest", help="a precomputed manifest with an input_flow column")
+    p.add_argument("--same-init", type=Path, metavar="DIR", help="one fold from ststnet_same_init_keras.py's DIR")
     p.add_argument("--seed", type=int, default=0, help="fold k starts from torch.manual_seed(1000 * seed + k)")
     p.add_argument("--batch-order", choices=("by_class", "shuffled"), default="by_class")
     p.add_argument("--epochs", type=int, default=800)
-    p.add_argument("--out", required=True, help="CSV of subject,y_true,y_pred")
+    p.add_argument("--out", help="CSV of subject,y_true,y_pred")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    if args.same_init:
+        return same_init(args.same_init)
+    if not (args.manifest and args.out):
+        p.error("--manifest and --out are needed (or --same-init DIR)")
     manifest = pd.read_csv(args.manifest)
     images = [cv2.imread(path) for path in manifest["input_flow"]]
     unread = [path for path, image in zip(manifest["input_flow"], images) if image is None]
