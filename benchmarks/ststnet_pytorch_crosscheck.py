@@ -57,6 +57,29 @@ class STSTNet(nn.Module):
 REPORTED_EPOCHS = (1, 10, 100, 400, 800)
 
 
+def train_fold(net, images, y, train, epochs: int, shuffled: bool = False) -> list[float]:
+    """The release's training of one fold: Adam lr 5e-5, cross-entropy, batches of 256 of the training clips
+    grouped by class (label order, manifest order inside; a short last batch) or reshuffled every epoch.
+    Returns each epoch's mean loss."""
+    labels = y.numpy()
+    train = train[np.argsort(labels[train], kind="stable")]
+    optimizer, loss_fn, losses = torch.optim.Adam(net.parameters(), lr=5e-5), nn.CrossEntropyLoss(), []
+    net.train()
+    for _ in range(epochs):
+        order = train[torch.randperm(len(train)).numpy()] if shuffled else train
+        total = 0.0
+        for b in range(0, len(order), 256):
+            batch = order[b:b + 256]
+            optimizer.zero_grad()
+            loss = loss_fn(net(images[batch]), y[batch])
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        losses.append(total / len(order))
+    net.eval()
+    return losses
+
+
 def same_init(folder: Path) -> int:
     """One fold from Keras' initial weights (see the module docstring); Keras' layouts mapped to PyTorch's."""
     weights = dict(np.load(folder / "init.npz"))
@@ -73,22 +96,8 @@ def same_init(folder: Path) -> int:
         kernel = weights["predictions__kernel"].reshape(5, 5, 16, -1).transpose(2, 0, 1, 3).reshape(400, -1)
         net.dense.weight.copy_(torch.tensor(kernel.T))  # Keras flattens (h, w, c), PyTorch (c, h, w)
         net.dense.bias.copy_(torch.tensor(weights["predictions__bias"]))
-    train = np.flatnonzero(~test)
-    train = train[np.argsort(labels[train], kind="stable")]
-    optimizer, loss_fn, losses = torch.optim.Adam(net.parameters(), lr=5e-5), nn.CrossEntropyLoss(), []
     epochs = len(keras_run["loss"])
-    net.train()
-    for _ in range(epochs):
-        total = 0.0
-        for b in range(0, len(train), 256):
-            batch = train[b:b + 256]
-            optimizer.zero_grad()
-            loss = loss_fn(net(images[batch]), y[batch])
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(batch)
-        losses.append(total / len(train))
-    net.eval()
+    losses = train_fold(net, images, y, np.flatnonzero(~test), epochs)
     with torch.no_grad():
         probabilities = torch.softmax(net(images[np.flatnonzero(test)]), 1).numpy()
     for name, curve in (("keras", keras_run["loss"]), ("torch", losses)):
@@ -125,18 +134,8 @@ def main(argv=None) -> int:
     for k, subject in enumerate(sorted(set(subjects))):
         torch.manual_seed(1000 * args.seed + k)
         train, test = np.flatnonzero(subjects != subject), np.flatnonzero(subjects == subject)
-        train = train[np.argsort(labels[train], kind="stable")]  # grouped by class, manifest order inside
-        net, loss_fn = STSTNet(), nn.CrossEntropyLoss()
-        optimizer = torch.optim.Adam(net.parameters(), lr=5e-5)
-        net.train()
-        for _ in range(args.epochs):
-            order = train if args.batch_order == "by_class" else train[torch.randperm(len(train)).numpy()]
-            for b in range(0, len(order), 256):
-                batch = order[b:b + 256]
-                optimizer.zero_grad()
-                loss_fn(net(x[batch]), y[batch]).backward()
-                optimizer.step()
-        net.eval()
+        net = STSTNet()
+        train_fold(net, x, y, train, args.epochs, shuffled=args.batch_order == "shuffled")
         with torch.no_grad():
             predicted = net(x[test]).argmax(1).numpy()
         rows += [(subject, int(t), int(q)) for t, q in zip(labels[test], predicted)]

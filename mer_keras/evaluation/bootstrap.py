@@ -195,7 +195,11 @@ def paired_bootstrap(preds_a: pd.DataFrame, preds_b: pd.DataFrame, metrics=("uf1
     ``Difference.verdict`` is ``"not distinguishable"`` where the interval covers 0.
     """
     a, b = paired(preds_a, preds_b)
-    funcs = _metric_functions(metrics)
+    return _difference(a, b, _metric_functions(metrics), n_boot, seed, level, labels)
+
+
+def _difference(a: pd.DataFrame, b: pd.DataFrame, funcs: dict, n_boot, seed, level, labels) -> dict:
+    """``{metric: Difference(a - b)}`` with the same subject draws on both sides (same subjects in a and b)."""
     weights = _draws(a["subject"].nunique(), n_boot, seed)
     ra, rb = _resampled(a, funcs, weights, labels), _resampled(b, funcs, weights, labels)
     return {m: Difference(ra[m][0] - rb[m][0], *_bounds(ra[m][1] - rb[m][1], level)) for m in funcs}
@@ -232,9 +236,7 @@ def subject_paired_bootstrap(preds_a: pd.DataFrame, preds_b: pd.DataFrame, metri
     funcs = _metric_functions(metrics)
     if any(not isinstance(f, str) for f in funcs.values()):
         raise ValueError("subject_paired_bootstrap takes metric names only (a callable may need matched clips)")
-    weights = _draws(preds_a["subject"].nunique(), n_boot, seed)
-    ra, rb = _resampled(preds_a, funcs, weights, labels), _resampled(preds_b, funcs, weights, labels)
-    return {m: Difference(ra[m][0] - rb[m][0], *_bounds(ra[m][1] - rb[m][1], level)) for m in funcs}
+    return _difference(preds_a, preds_b, funcs, n_boot, seed, level, labels)
 
 
 def seeds_paired_bootstrap(pairs, metrics=("uf1",), n_boot: int = 1000, seed=0, level: float = 0.95,

@@ -45,7 +45,6 @@ def _where(path, text: str, block: re.Match, group: str) -> str:
 def read_external_predictions(path) -> pd.DataFrame:
     """``subject, y_true, y_pred`` (one row per clip) from a CSV with those columns or an STSTNet-style log."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix.lower() == ".csv":
         table = pd.read_csv(path, dtype={"subject": str})
         missing = [c for c in CSV_COLUMNS if c not in table.columns]
@@ -57,6 +56,7 @@ def read_external_predictions(path) -> pd.DataFrame:
                 row = int(bad.idxmax()) + 2  # line number: header is line 1
                 raise InputError(f"{path} line {row}: expected a subject and integer class codes in y_true, y_pred")
         return table[list(CSV_COLUMNS)].astype({"y_true": int, "y_pred": int})
+    text = path.read_text(encoding="utf-8", errors="replace")
     rows, blocks = [], list(LOG_BLOCK.finditer(text))
     for block in blocks:
         subject = block["subject"]
